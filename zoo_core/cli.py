@@ -1,0 +1,300 @@
+"""The ``zoo`` command line: one small click function per verb; the work lives in the modules.
+
+Exit codes: 0 success, 2 usage error, 1 runtime error printed as one ``error: ...`` line
+(the traceback only with ``--debug`` or ``ZOO_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo_core import registry
+from zoo_core.errors import ZooError
+
+
+def _debug_enabled(ctx: click.Context | None = None) -> bool:
+    if os.environ.get("ZOO_DEBUG", "").strip() not in {"", "0"}:
+        return True
+    return bool(ctx and ctx.find_root().params.get("debug"))
+
+
+class ZooGroup(click.Group):
+    """Turns any runtime error into one ``error:`` line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            if _debug_enabled(ctx):
+                traceback.print_exc()
+            message = str(error) if isinstance(error, ZooError) else f"{type(error).__name__}: {error}"
+            click.echo(f"error: {' '.join(message.split())}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors (or set ZOO_DEBUG=1).")
+@click.version_option(package_name="zoo-core", prog_name="zoo")
+def cli(debug: bool) -> None:
+    """FaceSwap Zoo: face-swap models from installed plugins."""
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _warn_problems() -> None:
+    reg = registry.get_registry()
+    for info in reg.plugins.problems:
+        click.echo(f"warning: plugin {info.name!r} ({info.distribution}) not loaded: {info.error}", err=True)
+    for message in reg.errors:
+        click.echo(f"warning: {message}", err=True)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+NO_PLUGIN_HINT = (
+    "No model plugin is installed. Install one, e.g. 'zoo install zoo-plugin-simswap' "
+    "(or from a source checkout: pip install ./plugins/simswap); 'zoo plugins' shows what is loaded."
+)
+
+
+@cli.command("list")
+@click.argument("pattern", required=False, default="")
+@click.option("--pretrained", is_flag=True, help="Only models with published weights.")
+@click.option("--capability", help="Only models with this capability (swap, deidentify, mix, diffusion, generate).")
+@click.option("--plugin", help="Only models of this distribution.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(pattern: str, pretrained: bool, capability: str | None, plugin: str | None, as_json: bool) -> None:
+    """List model variants (fnmatch PATTERN, e.g. 'simswap-*')."""
+    names = registry.list_models(pattern, pretrained=pretrained, capability=capability, plugin=plugin)
+    specs = [registry.get_model_spec(name) for name in names]
+    _warn_problems()
+    if as_json:
+        _echo_json([spec.model_dump(mode="json", include=_LIST_FIELDS) | {"pretrained": spec.pretrained} for spec in specs])
+        return
+    if not specs:
+        click.echo(NO_PLUGIN_HINT if not registry.get_registry().models else "No model matches.")
+        return
+    rows = [
+        [s.name, s.family, str(s.resolution), ",".join(sorted(s.capabilities)), "yes" if s.pretrained else "no", s.plugin]
+        for s in specs
+    ]
+    _table(rows, ["name", "family", "res", "capabilities", "pretrained", "plugin"])
+
+
+_LIST_FIELDS = {"name", "family", "resolution", "capabilities", "template", "identity_encoder", "plugin"}
+
+
+@cli.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info_command(name: str, as_json: bool) -> None:
+    """Show everything about one model (or component): weights, template, converter roles."""
+    reg = registry.get_registry()
+    if name not in reg.models and name in reg.components:
+        spec = registry.get_component_spec(name)
+        _echo_json(spec.model_dump(mode="json")) if as_json else _print_fields(spec.model_dump(mode="json"))
+        return
+    spec = registry.get_model_spec(name)
+    converters = registry.get_converters(name)
+    if as_json:
+        data = spec.model_dump(mode="json") | {"pretrained": spec.pretrained}
+        data["converters"] = [c.model_dump(mode="json") for c in converters]
+        _echo_json(data)
+        return
+    fields = spec.model_dump(mode="json", exclude={"converter", "weights", "default_config"})
+    fields["capabilities"] = ", ".join(sorted(spec.capabilities))
+    _print_fields(fields)
+    click.echo("default_config:")
+    for key, value in spec.default_config.items():
+        click.echo(f"  {key}: {json.dumps(value)}")
+    if spec.weights:
+        w = spec.weights
+        click.echo(f"weights: {w.repo_id}@{w.revision} (licence {w.license})")
+        for f in w.files:
+            click.echo(f"  {f.filename}  sha256={f.sha256 or '-'}")
+    else:
+        click.echo("weights: none published (convert official weights or train)")
+    for conv in converters:
+        roles = " ".join(f"{role}=FILE" for role in conv.roles)
+        click.echo(f"converter {conv.name}: zoo convert {name} {roles} --output DIR")
+        for role, rspec in conv.roles.items():
+            optional = "" if rspec.required else " (optional)"
+            example = f" e.g. {rspec.example}" if rspec.example else ""
+            click.echo(f"  {role}: {rspec.description}{example}{optional}")
+
+
+def _print_fields(fields: dict[str, Any]) -> None:
+    for key, value in fields.items():
+        if value not in (None, "", [], {}):
+            click.echo(f"{key}: {value if isinstance(value, str) else json.dumps(value)}")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """List loaded plugins and the ones that failed to load."""
+    reg = registry.get_registry()
+    infos = reg.plugins.plugins
+    if as_json:
+        _echo_json({
+            "plugins": [
+                {"name": i.name, "distribution": i.distribution, "version": i.version, "module": i.module,
+                 "hooks": list(i.hooks), "error": i.error}
+                for i in infos
+            ],
+            "errors": reg.errors,
+        })
+        return
+    rows = [[i.name, i.distribution, i.version, ",".join(i.hooks) if i.loaded else f"ERROR: {i.error}"] for i in infos]
+    _table(rows, ["name", "distribution", "version", "hooks"])
+    for message in reg.errors:
+        click.echo(f"error: {message}")
+
+
+def _pip(*args: str) -> None:
+    command = [sys.executable, "-m", "pip", *args]
+    click.echo("$ " + " ".join(command), err=True)
+    result = subprocess.run(command, check=False)
+    if result.returncode:
+        raise ZooError(f"pip {args[0]} failed with exit code {result.returncode}")
+
+
+@cli.command("install")
+@click.argument("packages", nargs=-1, required=True)
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade if already installed.")
+@click.option("-e", "--editable", is_flag=True, help="Install a local plugin folder in editable mode.")
+def install_command(packages: tuple[str, ...], upgrade: bool, editable: bool) -> None:
+    """Install plugin packages into zoo's own Python environment (pip install)."""
+    args = ["install", *(["--upgrade"] if upgrade else [])]
+    for package in packages:
+        args += ["-e", package] if editable else [package]
+    _pip(*args)
+
+
+@cli.command("uninstall")
+@click.argument("packages", nargs=-1, required=True)
+def uninstall_command(packages: tuple[str, ...]) -> None:
+    """Uninstall plugin packages from zoo's Python environment (pip uninstall -y)."""
+    _pip("uninstall", "-y", *packages)
+
+
+@cli.command("load")
+@click.argument("name_or_path")
+@click.option("--revision", help="Branch, tag or commit (default: the spec's pinned commit, or main).")
+@click.option("--local-files-only", is_flag=True, help="Never download; use the Hugging Face cache only.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def load_command(name_or_path: str, revision: str | None, local_files_only: bool, device: str, as_json: bool) -> None:
+    """Fetch, verify and load a model: NAME, hf-hub:ORG/REPO[@REV] or local-dir:PATH."""
+    from zoo_core import hub
+    from zoo_core.serialization import sha256_file
+
+    model, folder = hub.load_with_folder(name_or_path, revision, device, local_files_only or None)
+    spec = model.spec
+    files = {
+        path.name: {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    }
+    summary = {
+        "model": spec.name,
+        "folder": str(folder),
+        "parameters": sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None,
+        "resolution": spec.resolution,
+        "capabilities": sorted(spec.capabilities),
+        "template": spec.template,
+        "device": device,
+        "files": files,
+    }
+    if as_json:
+        _echo_json(summary)
+        return
+    for key in ("model", "folder", "parameters", "resolution", "capabilities", "template", "device"):
+        value = summary[key]
+        click.echo(f"{key}: {f'{value:,}' if key == 'parameters' and value is not None else value}")
+    click.echo("files:")
+    for name, meta in files.items():
+        click.echo(f"  {name}  {meta['bytes']:,} bytes  sha256={meta['sha256']}")
+
+
+def _parse_assignments(items: tuple[str, ...], what: str) -> dict[str, str]:
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected {what}, got {item!r}")
+        result[key] = value
+    return result
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+@cli.command("convert")
+@click.argument("name")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--converter", help="Converter name when the model has several (see zoo info).")
+@click.option("--set", "overrides", multiple=True, help="Config override key=value (JSON values).")
+def convert_command(name: str, files: tuple[str, ...], output: Path, converter: str | None, overrides: tuple[str, ...]) -> None:
+    """Convert official checkpoints: zoo convert NAME ROLE=FILE [ROLE=FILE ...] --output DIR."""
+    from zoo_core.convert import convert
+
+    roles = _parse_assignments(files, "ROLE=FILE")
+    config = {k: _parse_value(v) for k, v in _parse_assignments(overrides, "key=value").items()}
+    folder = convert(name, roles, output, converter=converter, config_overrides=config)
+    click.echo(f"wrote {folder} (load it with: zoo load local-dir:{folder})")
+
+
+@cli.command("push")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("repo_id")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+@click.option("--revision", help="Branch to push to (created if missing).")
+@click.option("--message", "-m", help="Commit message.")
+@click.option("--token", envvar="HF_TOKEN", help="Hub token (default: HF_TOKEN or the saved login).")
+def push_command(folder: Path, repo_id: str, private: bool, revision: str | None, message: str | None, token: str | None) -> None:
+    """Upload a saved model folder (weights, config, card as README) to the Hub."""
+    from zoo_core import hub
+
+    url = hub.push_to_hub(folder, repo_id, private=private, revision=revision, commit_message=message, token=token)
+    click.echo(f"pushed {folder} to {repo_id}: {url}")
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    plugins = registry.get_plugins()
+    for impl in plugins.manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=group)
+        except Exception as error:  # a broken plugin must not break the CLI
+            click.echo(f"warning: plugin {impl.plugin_name!r} failed to add commands: {error}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point of ``zoo``."""
+    try:
+        _add_plugin_commands(cli)
+    except ZooError as error:  # ZOO_STRICT_PLUGINS=1 with a broken plugin
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    cli.main(args=argv, prog_name="zoo")

@@ -1,0 +1,425 @@
+"""Save, load and push models: safetensors weights, ``config.json`` and a model card, in a
+local folder or a Hugging Face Hub repository (pinned revisions, offline cache, sha256).
+
+Folder layout (see docs/hub.md)::
+
+    config.json                   {"format_version", "zoo_core_version", "family", "variant", "config"}
+    model.safetensors             the whole model's state dict (networks under their prefixes,
+                                  e.g. "generator.", "identity_encoder.", "stats.")
+    model-0000k-of-0000n.safetensors + model.safetensors.index.json   when above max_shard_size
+    README.md                     model card
+
+Loading is always strict: every key must be present with the right shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo_core.errors import ConfigError, OfflineError, WeightsError, ZooError
+from zoo_core.fileio import atomic_path, write_json_atomic, write_text_atomic
+from zoo_core.registry import build_model, get_model_spec, merged_config, resolve
+from zoo_core.serialization import read_safetensors, sha256_file
+from zoo_core.specs import ModelSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
+CARD_NAME = "README.md"
+FORMAT_VERSION = 1
+"""Bumped when the folder layout changes incompatibly; a reader refuses newer formats."""
+
+HF_PREFIX = "hf-hub:"
+LOCAL_PREFIX = "local-dir:"
+
+
+# --- saving --------------------------------------------------------------------------------
+
+
+def config_of(model: Any) -> dict[str, Any]:
+    """The model's full config as JSON-able data (pydantic models are dumped)."""
+    config = getattr(model, "config", None)
+    if hasattr(config, "model_dump"):
+        return config.model_dump(mode="json")
+    if isinstance(config, dict):
+        return json.loads(json.dumps(config))
+    raise ZooError(f"{type(model).__name__} has no 'config' (dict or pydantic model) to save")
+
+
+def save_pretrained(
+    model: Any,
+    save_directory: str | Path,
+    *,
+    max_shard_size: int | str = "2GB",
+    metrics: dict[str, float] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``config.json``, safetensors weights (sharded above ``max_shard_size``) and the card.
+
+    Every file is written atomically; shards of an earlier save that are no longer part of
+    the model are removed.
+    """
+    from zoo_core import __version__
+    from zoo_core.cards import build_card
+
+    spec: ModelSpec = model.spec
+    folder = Path(save_directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = _save_weights(model.state_dict(), folder, max_shard_size)
+    for stale in folder.glob("model*.safetensors*"):
+        if stale.name not in written:
+            stale.unlink()
+    write_json_atomic(
+        folder / CONFIG_NAME,
+        {
+            "format_version": FORMAT_VERSION,
+            "zoo_core_version": __version__,
+            "family": spec.family,
+            "variant": spec.name,
+            "config": config_of(model),
+            **({"provenance": provenance} if provenance else {}),
+        },
+    )
+    write_text_atomic(folder / CARD_NAME, str(build_card(spec, metrics)))
+    return folder
+
+
+def _save_weights(state_dict: dict[str, torch.Tensor], folder: Path, max_shard_size: int | str) -> set[str]:
+    from huggingface_hub import split_torch_state_dict_into_shards
+    from safetensors.torch import save_file
+
+    tensors = _unshare(state_dict)
+    split = split_torch_state_dict_into_shards(tensors, max_shard_size=max_shard_size)
+    for filename, keys in split.filename_to_tensors.items():
+        with atomic_path(folder / filename) as temp:
+            save_file({key: tensors[key] for key in keys}, str(temp), metadata={"format": "pt"})
+    written = set(split.filename_to_tensors)
+    if split.is_sharded:
+        write_json_atomic(
+            folder / WEIGHTS_INDEX_NAME, {"metadata": split.metadata, "weight_map": split.tensor_to_filename}
+        )
+        written.add(WEIGHTS_INDEX_NAME)
+    return written
+
+
+def _unshare(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Contiguous CPU tensors; tied weights (shared storage) are copied, as safetensors needs."""
+    seen: set[tuple[int, int]] = set()
+    result = {}
+    for key, tensor in state_dict.items():
+        tensor = tensor.detach().to("cpu").contiguous()
+        storage = (tensor.untyped_storage().data_ptr(), tensor.untyped_storage().nbytes())
+        result[key] = tensor.clone() if storage in seen and tensor.numel() else tensor
+        seen.add(storage)
+    return result
+
+
+# --- resolving a name to a folder ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a model comes from: a registry name, a Hub repository or a local folder."""
+
+    kind: str  # "registry", "hf-hub" or "local-dir"
+    location: str  # model name, repo id or folder path
+    revision: str | None = None
+    spec: ModelSpec | None = None
+
+    def describe(self) -> str:
+        at = f"@{self.revision}" if self.revision else ""
+        return f"{self.kind}:{self.location}{at}" if self.kind != "registry" else f"{self.location}{at}"
+
+
+def parse_source(name_or_path: str, revision: str | None = None) -> Source:
+    """Parse ``NAME``, ``hf-hub:ORG/REPO[@REV]`` or ``local-dir:PATH``.
+
+    A plain name containing "/" or ":" is refused rather than guessed, as in timm.
+    """
+    if name_or_path.startswith(HF_PREFIX):
+        repo, _, at = name_or_path[len(HF_PREFIX):].partition("@")
+        if not repo or repo.count("/") != 1:
+            raise ZooError(f"{name_or_path!r}: expected 'hf-hub:ORG/REPO[@REVISION]'")
+        return Source("hf-hub", repo, revision or at or None)
+    if name_or_path.startswith(LOCAL_PREFIX):
+        return Source("local-dir", name_or_path[len(LOCAL_PREFIX):], None)
+    if "/" in name_or_path or ":" in name_or_path:
+        hint = LOCAL_PREFIX if Path(name_or_path).exists() else f"{HF_PREFIX} or {LOCAL_PREFIX}"
+        raise ZooError(f"{name_or_path!r} is not a model name; prefix it with {hint} to load a repository or folder")
+    spec = get_model_spec(name_or_path)
+    return Source("registry", spec.name, revision, spec)
+
+
+def fetch(source: Source, local_files_only: bool | None = None, cache_dir: str | Path | None = None) -> Path:
+    """Return a local folder holding the source's files, downloading what is not cached."""
+    if source.kind == "local-dir":
+        folder = Path(source.location).expanduser()
+        if not folder.is_dir():
+            raise ZooError(f"{folder}: no such folder")
+        return folder
+    if source.kind == "hf-hub":
+        return _snapshot(source.location, source.revision, None, local_files_only, cache_dir)
+    spec = source.spec
+    assert spec is not None
+    if spec.weights is None:
+        raise WeightsError(
+            f"{spec.name} has no published weights; convert the official ones with "
+            f"'zoo convert {spec.name} ...' (see 'zoo info {spec.name}') or train it with 'zoo train'"
+        )
+    patterns = [f.filename for f in spec.weights.files] or None
+    folder = _snapshot(spec.weights.repo_id, source.revision or spec.weights.revision, patterns, local_files_only, cache_dir)
+    if source.revision in (None, spec.weights.revision):
+        verify_files(folder, spec)
+    return folder
+
+
+def _snapshot(
+    repo_id: str,
+    revision: str | None,
+    allow_patterns: list[str] | None,
+    local_files_only: bool | None,
+    cache_dir: str | Path | None,
+) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    offline = constants.HF_HUB_OFFLINE if local_files_only is None else local_files_only
+    where = f"{repo_id}@{revision or 'main'}"
+    try:
+        path = snapshot_download(
+            repo_id,
+            revision=revision,
+            allow_patterns=allow_patterns,
+            cache_dir=cache_dir,
+            local_files_only=offline,
+            library_name="zoo",
+        )
+    except LocalEntryNotFoundError as error:
+        raise OfflineError(
+            f"{where} is not in the Hugging Face cache and downloads are off (offline mode); "
+            f"download it once with network access (zoo load ... without --local-files-only, "
+            f"or 'hf download {repo_id} --revision {revision or 'main'}'), or point HF_HOME at a cache that has it"
+        ) from error
+    except GatedRepoError as error:
+        raise WeightsError(f"{where}: gated repository; accept its terms on the Hub and log in (hf auth login)") from error
+    except RevisionNotFoundError as error:
+        raise WeightsError(f"{where}: no such revision") from error
+    except RepositoryNotFoundError as error:
+        raise WeightsError(f"{where}: no such repository (or it is private: log in with 'hf auth login')") from error
+    except (HfHubHTTPError, OSError) as error:
+        raise WeightsError(f"{where}: download failed: {error}") from error
+    return Path(path)
+
+
+def verify_files(folder: Path, spec: ModelSpec) -> dict[str, str]:
+    """Check every pinned file of the spec against its sha256; return ``{file: sha256}``."""
+    assert spec.weights is not None
+    digests = {}
+    for pinned in spec.weights.files:
+        path = folder / pinned.filename
+        if not path.is_file():
+            raise WeightsError(f"{path}: missing from {spec.weights.repo_id}@{spec.weights.revision}")
+        digest = sha256_file(path)
+        if pinned.sha256 and digest != pinned.sha256:
+            raise WeightsError(
+                f"{path}: sha256 mismatch (expected {pinned.sha256}, got {digest}); the download is "
+                f"corrupt or was altered: delete it from the cache and load again"
+            )
+        digests[pinned.filename] = digest
+    return digests
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """Read and check ``config.json`` of a saved model."""
+    from zoo_core import __version__
+
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path}: missing; is {folder} a folder written by save_pretrained?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(data, dict) or "variant" not in data or "config" not in data:
+        raise ConfigError(f"{path}: not a zoo model config (needs 'variant' and 'config')")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ConfigError(
+            f"{path}: written by zoo-core {data.get('zoo_core_version', '?')} in format {version!r}; "
+            f"zoo-core {__version__} reads formats up to {FORMAT_VERSION}: upgrade with 'pip install -U zoo-core'"
+        )
+    return data
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a saved model (one file, or the shards its index lists)."""
+    index = folder / WEIGHTS_INDEX_NAME
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise WeightsError(f"{index}: corrupt shard index ({error})") from error
+        return [folder / name for name in sorted(set(weight_map.values()))]
+    single = folder / WEIGHTS_NAME
+    if not single.is_file():
+        raise WeightsError(f"{single}: missing (no {WEIGHTS_NAME} or {WEIGHTS_INDEX_NAME} in {folder})")
+    return [single]
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    state: dict[str, torch.Tensor] = {}
+    for path in weight_files(folder):
+        state.update(read_safetensors(path))
+    return state
+
+
+def load_state_dict_strict(module: Any, state: dict[str, torch.Tensor], origin: str) -> None:
+    """``load_state_dict(strict=True)`` with one-line errors naming the file and a few keys."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys ({_few(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys ({_few(unexpected)})")
+        raise WeightsError(f"{origin}: weights do not match the model: {'; '.join(parts)}")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise WeightsError(
+                f"{origin}: shape mismatch for {key!r}: file has {tuple(state[key].shape)}, "
+                f"model expects {tuple(tensor.shape)}"
+            )
+    module.load_state_dict(state, strict=True)
+
+
+def _few(keys: list[str], n: int = 4) -> str:
+    return ", ".join(keys[:n]) + (", ..." if len(keys) > n else "")
+
+
+def load_folder(
+    folder: Path,
+    spec: ModelSpec | None = None,
+    device: str = "cpu",
+    config_overrides: dict[str, Any] | None = None,
+) -> Any:
+    """Build the model a saved folder describes and load its weights strictly."""
+    data = read_config(folder)
+    if spec is None:
+        spec = get_model_spec(data["variant"])
+    elif data["variant"] != spec.name:
+        raise ConfigError(f"{folder / CONFIG_NAME}: holds {data['variant']!r}, expected {spec.name!r}")
+    try:
+        config = merged_config(spec, {**data["config"], **(config_overrides or {})})
+    except ZooError as error:
+        raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
+    model = build_model(spec, config)
+    load_state_dict_strict(model, read_weights(folder), str(folder))
+    return _ready(model, device)
+
+
+def _ready(model: Any, device: str) -> Any:
+    if hasattr(model, "to"):
+        model = model.to(device)
+    if hasattr(model, "eval"):
+        model.eval()
+    return model
+
+
+def load_with_folder(
+    name_or_path: str,
+    revision: str | None = None,
+    device: str = "cpu",
+    local_files_only: bool | None = None,
+    cache_dir: str | Path | None = None,
+    config_overrides: dict[str, Any] | None = None,
+) -> tuple[Any, Path]:
+    """``load``, also returning the local folder the weights were read from."""
+    source = parse_source(name_or_path, revision)
+    folder = fetch(source, local_files_only, cache_dir)
+    if source.spec is not None and source.spec.loader is not None:
+        loader = resolve(source.spec.loader, f"model {source.spec.name!r}")
+        config = merged_config(source.spec, config_overrides or {})
+        return _ready(loader(source.spec, folder, config), device), folder
+    return load_folder(folder, source.spec, device, config_overrides), folder
+
+
+def load(
+    name_or_path: str,
+    revision: str | None = None,
+    device: str = "cpu",
+    local_files_only: bool | None = None,
+    cache_dir: str | Path | None = None,
+    config_overrides: dict[str, Any] | None = None,
+) -> Any:
+    """Load a pretrained model by registry name, ``hf-hub:ORG/REPO[@REV]`` or ``local-dir:PATH``.
+
+    Registry names download the spec's pinned revision and verify its sha256 digests;
+    ``local_files_only`` (default: ``HF_HUB_OFFLINE``) never touches the network.
+    """
+    model, _ = load_with_folder(name_or_path, revision, device, local_files_only, cache_dir, config_overrides)
+    return model
+
+
+# --- pushing -------------------------------------------------------------------------------
+
+
+def push_to_hub(
+    dir_or_model: str | Path | Any,
+    repo_id: str,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    token: str | None = None,
+    api: Any = None,
+) -> str:
+    """Upload a saved folder (or a model, saved first) to ``repo_id``; return the commit URL.
+
+    Creates the repository (and the ``revision`` branch) when missing. ``api`` defaults to
+    ``huggingface_hub.HfApi(token=token)``.
+    """
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="zoo-push-") as scratch:
+        if isinstance(dir_or_model, (str, os.PathLike)):
+            folder = Path(dir_or_model)
+            data = read_config(folder)
+            weight_files(folder)
+            if not (folder / CARD_NAME).is_file():
+                from zoo_core.cards import build_card
+
+                write_text_atomic(folder / CARD_NAME, str(build_card(get_model_spec(data["variant"]))))
+        else:
+            folder = save_pretrained(dir_or_model, Path(scratch) / "model")
+            data = read_config(folder)
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        if revision:
+            api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            revision=revision,
+            repo_type="model",
+            commit_message=commit_message or f"Upload {data['variant']} with zoo-core",
+        )
+    return str(getattr(info, "commit_url", info))

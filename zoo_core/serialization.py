@@ -1,0 +1,236 @@
+"""Safe readers for weights: safetensors, ``torch.load(weights_only=True)``, and a restricted
+unpickler for whole-module pickles (e.g. SimSwap's ``arcface_checkpoint.tar``).
+
+The restricted unpickler never imports or calls pickled classes or functions: apart from the
+handful of torch tensor-rebuild functions and plain containers, every global a pickle names is
+replaced by an inert stub class that only records its state. A pickle that would run
+``os.system`` therefore builds an inert object instead, and the tensors inside come back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from zoo_core.errors import UnsafePickleError, WeightsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+SAFETENSORS_SUFFIX = ".safetensors"
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- restricted unpickler ---------------------------------------------------------------
+
+# Callables a tensor checkpoint legitimately needs; each only builds tensors or containers.
+_ALLOWED_GLOBALS: dict[tuple[str, str], str] = {
+    ("torch._utils", "_rebuild_tensor"): "torch._utils",
+    ("torch._utils", "_rebuild_tensor_v2"): "torch._utils",
+    ("torch._utils", "_rebuild_parameter"): "torch._utils",
+    ("torch._utils", "_rebuild_parameter_with_state"): "torch._utils",
+    ("torch", "Size"): "torch",
+    ("collections", "OrderedDict"): "collections",
+    ("copyreg", "_reconstructor"): "copyreg",
+    ("copyreg", "__newobj__"): "copyreg",
+    ("builtins", "object"): "builtins",
+    ("builtins", "set"): "builtins",
+    ("builtins", "frozenset"): "builtins",
+    ("builtins", "slice"): "builtins",
+    ("builtins", "complex"): "builtins",
+}
+
+
+_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+
+class InertObject:
+    """Stand-in for any class or function a pickle names: accepts anything, runs nothing."""
+
+    pickled_name = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> InertObject:
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.__dict__["_pickled_args"] = args
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+            state, slots = state
+            self.__dict__.update(slots)
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+        else:
+            self.__dict__["_pickled_state"] = state
+
+    def __repr__(self) -> str:
+        return f"<inert {self.pickled_name}>"
+
+
+def _inert_class(module: str, name: str) -> type:
+    return type(name, (InertObject,), {"pickled_name": f"{module}.{name}", "__module__": "zoo_core.inert"})
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` whose ``find_class`` returns inert stubs for all but tensor rebuilders."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stubbed: set[str] = set()
+
+    def find_class(self, module: str, name: str) -> Any:
+        module = _PY2_MODULES.get(module, module)  # protocol-2 pickles name Python 2 modules
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        if module == "torch" and _is_torch_dtype(name):
+            return super().find_class(module, name)
+        self.stubbed.add(f"{module}.{name}")
+        return _inert_class(module, name)
+
+
+def _is_torch_dtype(name: str) -> bool:
+    import torch
+
+    return isinstance(getattr(torch, name, None), torch.dtype)
+
+
+def _restricted_pickle_module() -> ModuleType:
+    module = ModuleType("zoo_restricted_pickle")
+    module.Unpickler = RestrictedUnpickler  # type: ignore[attr-defined]
+    module.load = pickle.load  # torch.load only uses Unpickler; kept for its signature checks
+    module.__dict__["UnpicklingError"] = pickle.UnpicklingError
+    return module
+
+
+def restricted_torch_load(path: str | Path) -> Any:
+    """``torch.load`` of a whole-module pickle without importing or running its classes."""
+    import torch
+
+    return torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(), weights_only=False)
+
+
+# --- flattening an object graph to a state dict -------------------------------------------
+
+
+def iter_tensors(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield ``(dotted key, tensor)`` for every tensor in nested dicts, lists and (inert)
+    ``nn.Module`` states; module parameters/buffers/children follow ``state_dict`` naming."""
+    import torch
+
+    seen: set[int] = set()
+
+    def walk(node: Any, key: str) -> Iterator[tuple[str, torch.Tensor]]:
+        if isinstance(node, torch.Tensor):
+            yield key, node
+            return
+        if id(node) in seen or node is None or isinstance(node, (str, bytes, int, float, bool)):
+            return
+        seen.add(id(node))
+        join = (lambda k: f"{key}.{k}") if key else str
+        if isinstance(node, Mapping):
+            for name, value in node.items():
+                yield from walk(value, join(name))
+        elif isinstance(node, (list, tuple)):
+            for index, value in enumerate(node):
+                yield from walk(value, join(index))
+        elif isinstance(node, InertObject) or hasattr(node, "__dict__"):
+            state = vars(node)
+            if "_parameters" in state or "_modules" in state:  # an nn.Module's pickled __dict__
+                skip = state.get("_non_persistent_buffers_set")
+                skip = skip if isinstance(skip, (set, frozenset)) else set()
+                for group in ("_parameters", "_buffers"):
+                    for name, value in (state.get(group) or {}).items():
+                        if name not in skip:
+                            yield from walk(value, join(name))
+                for name, child in (state.get("_modules") or {}).items():
+                    yield from walk(child, join(name))
+            else:
+                for name, value in state.items():
+                    if not name.startswith("_pickled"):
+                        yield from walk(value, join(name))
+
+    yield from walk(obj, prefix)
+
+
+def to_state_dict(obj: Any) -> dict[str, torch.Tensor]:
+    """Flatten whatever a checkpoint holds into ``{dotted key: tensor}``."""
+    return OrderedDict(iter_tensors(obj))
+
+
+# --- reading checkpoints -------------------------------------------------------------------
+
+
+def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file, turning header or size problems into ``WeightsError``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path}: truncated or corrupt safetensors file ({_first_line(error)})") from error
+
+
+def read_checkpoint(path: str | Path, allow_module_pickle: bool = True) -> dict[str, torch.Tensor]:
+    """Read any official checkpoint into a flat state dict, never executing pickled code.
+
+    safetensors files are read directly; pickles first with ``weights_only=True``; whole-module
+    pickles (rejected by ``weights_only``) with the restricted unpickler when allowed.
+    """
+    import torch
+
+    path = Path(path)
+    if path.suffix == SAFETENSORS_SUFFIX:
+        return read_safetensors(path)
+    _check_file(path)
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if not allow_module_pickle:
+            raise UnsafePickleError(
+                f"{path}: not a plain state dict ({_first_line(error)}); it needs the restricted unpickler"
+            ) from error
+        try:
+            loaded = restricted_torch_load(path)
+        except Exception as inner:
+            raise WeightsError(f"{path}: cannot read checkpoint: {_first_line(inner)}") from inner
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise WeightsError(f"{path}: truncated or corrupt checkpoint ({_first_line(error)})") from error
+    state = to_state_dict(loaded)
+    if not state:
+        raise WeightsError(f"{path}: the checkpoint holds no tensors")
+    return state
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: empty file")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def strip_prefix(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """Keys under ``prefix`` (e.g. ``"module."`` of DataParallel) with the prefix removed."""
+    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}

@@ -1,0 +1,181 @@
+"""Registry entries as plain data (pydantic). Builders are ``"module:function"`` strings so that
+registering a spec never imports torch or model code."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from zoo_core.protocols import CAPABILITY_PROTOCOLS
+
+MODEL_NAME_RE = re.compile(r"^(?P<family>[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-(?P<resolution>\d+)(?:\.(?P<tag>[a-z0-9_-]+))?$")
+"""``<family>-<resolution>[.<tag>]``; the family may contain dashes (``cvae-gan-224``, ``ilvr-ffhq-256``)."""
+
+_IMPORT_PATH_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _check_import_path(value: str) -> str:
+    if not _IMPORT_PATH_RE.match(value):
+        raise ValueError(f"expected 'package.module:attribute', got {value!r}")
+    return value
+
+
+ImportPath = Annotated[str, AfterValidator(_check_import_path)]
+"""A lazily resolved ``"package.module:attribute"`` reference."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WeightFile(_Spec):
+    """One file of a weights repository, pinned by content."""
+
+    filename: str
+    sha256: str | None = None
+    size: int | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256_RE.match(value):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {value!r}")
+        return value
+
+
+class WeightsSpec(_Spec):
+    """Where pretrained weights live: a Hub repository pinned to a full commit."""
+
+    repo_id: str
+    revision: str
+    files: tuple[WeightFile, ...] = ()
+    license: str = "other"
+    original_license: str | None = Field(None, description="licence of the original (official) weights")
+
+    @field_validator("revision")
+    @classmethod
+    def _full_commit(cls, value: str) -> str:
+        if not _COMMIT_RE.match(value):
+            raise ValueError(f"revision must be a full 40-hex commit hash, got {value!r}")
+        return value
+
+
+class RoleSpec(_Spec):
+    """One input file a converter takes (``zoo convert NAME ROLE=FILE``)."""
+
+    description: str
+    required: bool = True
+    example: str | None = Field(None, description="the official file name, e.g. latest_net_G.pth")
+
+
+class ConverterSpec(_Spec):
+    """Official checkpoint(s) -> our state dict. ``function(checkpoints, config) -> state dict``
+    where ``checkpoints`` maps role -> flat ``{key: tensor}`` read by the core's safe readers."""
+
+    name: str
+    target: str = Field(description="model or component name whose state dict it produces")
+    function: ImportPath
+    roles: dict[str, RoleSpec]
+    description: str = ""
+    plugin: str = ""
+
+
+
+class PaperRef(_Spec):
+    title: str
+    url: str
+    arxiv: str | None = None
+
+
+class ModelSpec(_Spec):
+    """Everything about one model variant, cheap to create and to list."""
+
+    name: str
+    family: str
+    resolution: int
+    builder: ImportPath = Field(description="'module:function' called as function(spec, config) -> model")
+    capabilities: frozenset[str] = frozenset({"swap"})
+    template: str = Field(description="alignment template name of the face crops the model takes")
+    identity_encoder: str | None = Field(None, description="component name of the identity encoder")
+    default_config: dict[str, Any] = Field(default_factory=dict)
+    weights: WeightsSpec | None = None
+    converter: ConverterSpec | None = None
+    loader: ImportPath | None = Field(
+        None, description="'module:function'(spec, folder, config) for weight repos not in zoo layout"
+    )
+    paper: PaperRef | None = None
+    source_url: str | None = None
+    datasets: tuple[str, ...] = ()
+    description: str = ""
+    card: str | None = Field(None, description="'package:path/to/card.md' resource with the card prose")
+    plugin: str = Field("", description="distribution that registered it (set by the registry)")
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(set(value) - set(CAPABILITY_PROTOCOLS))
+        if unknown:
+            raise ValueError(f"unknown capabilities {unknown}; known: {sorted(CAPABILITY_PROTOCOLS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _name_matches(self) -> ModelSpec:
+        match = MODEL_NAME_RE.match(self.name)
+        if not match:
+            raise ValueError(f"model name {self.name!r} is not '<family>-<resolution>[.<tag>]'")
+        if int(match["resolution"]) != self.resolution:
+            raise ValueError(f"model name {self.name!r} does not end in its resolution {self.resolution}")
+        if not self.name.startswith(self.family + "-"):
+            raise ValueError(f"model name {self.name!r} does not start with its family {self.family!r}")
+        if self.converter is not None and self.converter.target != self.name:
+            raise ValueError(f"converter of {self.name!r} targets {self.converter.target!r}")
+        return self
+
+    @property
+    def pretrained(self) -> bool:
+        return self.weights is not None
+
+    @property
+    def tag(self) -> str | None:
+        match = MODEL_NAME_RE.match(self.name)
+        return match["tag"] if match else None
+
+
+class ComponentSpec(_Spec):
+    """A reusable part beside the models: identity encoders, detectors, templates, ..."""
+
+    name: str
+    kind: str = Field(description="'identity_encoder', 'detector', 'template', ...")
+    builder: ImportPath | None = Field(None, description="'module:function'(config) -> object")
+    default_config: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, description="plain data for data-only kinds")
+    weights: WeightsSpec | None = None
+    description: str = ""
+    plugin: str = ""
+
+
+
+class TrainerSpec(_Spec):
+    """The Trainer class of one family (or one variant), built lazily by the training engine."""
+
+    name: str = Field(description="family or variant name it trains")
+    trainer: ImportPath = Field(description="'module:Class' implementing zoo_core.protocols.Trainer")
+    description: str = ""
+    plugin: str = ""
+
+
+
+class MetricSpec(_Spec):
+    """One evaluation metric, built lazily by the evaluation engine."""
+
+    name: str
+    builder: ImportPath = Field(description="'module:function'(**options) -> zoo_core.protocols.Metric")
+    higher_is_better: bool
+    description: str = ""
+    paper: str | None = Field(None, description="where the papers define or report it")
+    plugin: str = ""
+

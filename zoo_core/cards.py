@@ -53,9 +53,10 @@ def card_data(spec: ModelSpec, metrics: dict[str, float] | None = None) -> dict[
         "library_name": LIBRARY_NAME,
         "tags": tags,
         "pipeline_tag": "image-to-image",
-        "license": spec.weights.license if spec.weights else "other",
         "model_name": spec.name,
     }
+    if spec.weights:
+        data["license"] = spec.weights.license
     if spec.datasets:
         data["datasets"] = list(spec.datasets)
     if metrics:
@@ -67,7 +68,7 @@ def build_card(spec: ModelSpec, metrics: dict[str, float] | None = None) -> Mode
     """The variant's card with metadata from the spec and, when known, measured metrics."""
     text = find_card_text(spec)
     card = ModelCard(text) if text else ModelCard(_generated_body(spec))
-    merged = {**card.data.to_dict(), **card_data(spec, metrics)}
+    merged = {"license": "other", **card.data.to_dict(), **card_data(spec, metrics)}
     card.data = ModelCardData(**merged)
     if metrics:
         rows = "\n".join(f"| {name} | {value:.4g} |" for name, value in sorted(metrics.items()))

@@ -112,7 +112,9 @@ def load_plugins() -> PluginSet:
 
     selected = _selection()
     seen: dict[str, tuple[str, str]] = {}  # entry-point name -> (distribution, value)
-    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+    # Deterministic order: by entry-point name, then distribution (the first of a clash loads).
+    entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, _dist_of(ep)[0]))
+    for entry_point in entry_points:
         distribution, version = _dist_of(entry_point)
         if selected is not None and not {entry_point.name, distribution} & selected:
             continue

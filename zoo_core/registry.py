@@ -126,7 +126,7 @@ class Registry:
 
 def _conflict_message(table: str, name: str, distributions: list[str]) -> str:
     kind = table.rstrip("s")
-    owners = " and ".join(repr(d) for d in distributions)
+    owners = " and ".join(repr(d) for d in sorted(distributions))
     return f"{kind} {name!r} is registered by both {owners}; uninstall one of them (zoo uninstall PKG)"
 
 

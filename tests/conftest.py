@@ -1,0 +1,72 @@
+"""Shared fixtures: an isolated plugin registry per test, the example plugin, and real
+installed test distributions (pip --target) for entry-point loading."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zoo_core import registry
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_PLUGIN = REPO / "examples" / "zoo-plugin-example"
+TEST_DISTS = Path(__file__).resolve().parent / "fixtures" / "dists"
+
+
+@pytest.fixture(autouse=True)
+def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with only the core's built-ins: no installed entry point leaks in."""
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "")
+    monkeypatch.delenv("ZOO_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("ZOO_DEBUG", raising=False)
+    registry.reset()
+    yield
+    registry.reset()
+
+
+@pytest.fixture
+def example_plugin(monkeypatch: pytest.MonkeyPatch):
+    """zoo-plugin-example registered in-process (as llm's tests register plugins)."""
+    monkeypatch.syspath_prepend(str(EXAMPLE_PLUGIN))
+    import zoo_plugin_example
+
+    registry.add_plugin(zoo_plugin_example, name="example", distribution="zoo-plugin-example")
+    return zoo_plugin_example
+
+
+@pytest.fixture(scope="session")
+def installed_dists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example plugin and the test distributions, really installed with pip into a folder."""
+    target = tmp_path_factory.mktemp("site")
+    dists = [str(EXAMPLE_PLUGIN), *sorted(str(p) for p in TEST_DISTS.iterdir() if p.is_dir())]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), *dists],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+@pytest.fixture
+def zoo_cli():
+    """``zoo_cli(*args, env=..., pythonpath=...)`` runs the CLI in a subprocess."""
+    return run_zoo
+
+
+def run_zoo(*args: str, env: dict[str, str] | None = None, pythonpath: Path | None = None,
+            python_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m zoo_core ARGS`` in a subprocess with a controlled environment."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    if pythonpath is not None:
+        full_env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, *python_args, "-m", "zoo_core", *args],
+        env=full_env, capture_output=True, text=True, timeout=300,
+    )

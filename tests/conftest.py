@@ -70,3 +70,26 @@ def run_zoo(*args: str, env: dict[str, str] | None = None, pythonpath: Path | No
         [sys.executable, *python_args, "-m", "zoo_core", *args],
         env=full_env, capture_output=True, text=True, timeout=300,
     )
+
+
+def build_hf_cache(cache_dir: Path, repo_id: str, folder: Path, commit: str, ref: str = "main") -> Path:
+    """Lay out ``folder``'s files as huggingface_hub's cache does (blobs/, snapshots/, refs/)."""
+    import hashlib
+
+    repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snapshot / path.name).symlink_to(os.path.relpath(blob, snapshot))
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)
+    return snapshot
+
+
+@pytest.fixture
+def hf_cache():
+    return build_hf_cache

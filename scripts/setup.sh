@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up FaceSwap Zoo from a source checkout and run the main job:
+# a virtual environment in .venv with zoo-core, every plugin under plugins/ and the test
+# tools, then `zoo plugins` and `zoo list`.
+#
+#   ZOO_PYTHON      interpreter for the venv (default: python3)
+#   ZOO_TORCH_SPEC  torch requirement (default: torch==2.13.0, the CPU wheel); for CUDA use
+#                   e.g. ZOO_TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python_bin=${ZOO_PYTHON:-python3}
+torch_spec=${ZOO_TORCH_SPEC:-torch==2.13.0}
+
+[ -x .venv/bin/python ] || "$python_bin" -m venv .venv
+pip=(.venv/bin/python -m pip --disable-pip-version-check)
+
+# shellcheck disable=SC2086  # torch_spec may carry pip options on purpose
+"${pip[@]}" install --quiet $torch_spec
+"${pip[@]}" install --quiet -e ".[test]"
+for plugin in plugins/*/; do
+  if [ -f "$plugin/pyproject.toml" ]; then
+    "${pip[@]}" install --quiet -e "$plugin"
+  fi
+done
+
+.venv/bin/zoo plugins
+.venv/bin/zoo list

@@ -1,0 +1,256 @@
+"""Hub I/O: save_pretrained, strict loading from folders and from the offline Hub cache,
+sha256 pinning, sharding, clear errors, and push_to_hub against a small fake HfApi."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+import zoo_core
+from zoo_core import hub
+from zoo_core.errors import ConfigError, WeightsError, ZooError
+
+COMMIT = "a" * 40
+REPO_ID = "faceswap-zoo/example-64"
+
+
+@pytest.fixture
+def model(example_plugin):
+    torch.manual_seed(0)
+    return zoo_core.create_model("example-64")
+
+
+@pytest.fixture
+def pair():
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
+
+
+def test_round_trip_local_folder(model, pair, tmp_path):
+    folder = zoo_core.save_pretrained(model, tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["variant"] == "example-64" and config["family"] == "example" and config["format_version"] == 1
+    assert config["zoo_core_version"] == zoo_core.__version__
+    loaded = zoo_core.load(f"local-dir:{folder}")
+    assert not loaded.training
+    with torch.no_grad():
+        assert torch.equal(model.eval().swap(*pair), loaded.swap(*pair))
+    card = (folder / "README.md").read_text()
+    assert "library_name: zoo" in card and "- face-swap" in card and "Intended use" in card
+
+
+def test_sharded_save_round_trip_and_stale_shards(model, pair, tmp_path):
+    folder = hub.save_pretrained(model, tmp_path / "m", max_shard_size=20_000)
+    shards = sorted(p.name for p in folder.glob("model-*.safetensors"))
+    assert len(shards) > 1 and (folder / "model.safetensors.index.json").is_file()
+    loaded = zoo_core.load(f"local-dir:{folder}")
+    with torch.no_grad():
+        assert torch.equal(model.eval().swap(*pair), loaded.swap(*pair))
+    hub.save_pretrained(model, folder)  # unsharded save into the same folder removes the shards
+    assert sorted(p.name for p in folder.glob("model*")) == ["model.safetensors"]
+
+
+def test_weight_errors_are_one_line_and_name_the_file(model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    weights = folder / "model.safetensors"
+    state = load_file(str(weights))
+
+    save_file({k: v for k, v in state.items() if not k.startswith("decoder.")}, str(weights))
+    with pytest.raises(WeightsError, match=r"m: weights do not match the model: 2 missing keys \(decoder.1.weight, decoder.1.bias\)"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    save_file({**state, "extra.weight": torch.zeros(1)}, str(weights))
+    with pytest.raises(WeightsError, match=r"1 unexpected keys \(extra.weight\)"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    save_file({**state, "decoder.1.bias": torch.zeros(4)}, str(weights))
+    with pytest.raises(WeightsError, match=r"shape mismatch for 'decoder.1.bias': file has \(4,\), model expects \(3,\)"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    save_file(state, str(weights))
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(WeightsError, match="model.safetensors: truncated or corrupt"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    weights.unlink()
+    with pytest.raises(WeightsError, match="model.safetensors: missing"):
+        zoo_core.load(f"local-dir:{folder}")
+
+
+def test_config_errors(model, tmp_path):
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+
+    config_path.write_text(json.dumps({**config, "format_version": 99, "zoo_core_version": "9.0"}))
+    with pytest.raises(ConfigError, match="written by zoo-core 9.0 in format 99.*pip install -U zoo-core"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    config_path.write_text(json.dumps({**config, "config": {**config["config"], "depth": 3}}))
+    with pytest.raises(ConfigError, match=r"config.json: unknown config keys \['depth'\]"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    config_path.write_text("{not json")
+    with pytest.raises(ConfigError, match="config.json: not valid JSON"):
+        zoo_core.load(f"local-dir:{folder}")
+
+    config_path.unlink()
+    with pytest.raises(ConfigError, match="config.json: missing"):
+        zoo_core.load(f"local-dir:{folder}")
+
+
+def test_names_with_slash_or_colon_never_resolve_to_the_registry(example_plugin, tmp_path):
+    with pytest.raises(ZooError, match="prefix it with hf-hub: or local-dir:"):
+        zoo_core.load("faceswap-zoo/example-64")
+    with pytest.raises(ZooError, match="prefix it with local-dir:"):
+        zoo_core.load(str(tmp_path))
+    with pytest.raises(ZooError, match="expected 'hf-hub:ORG/REPO"):
+        zoo_core.load("hf-hub:example-64")
+    with pytest.raises(ZooError, match="no published weights.*zoo convert example-64"):
+        zoo_core.load("example-64")
+    assert hub.parse_source("hf-hub:org/repo@v1.0") == hub.Source("hf-hub", "org/repo", "v1.0")
+
+
+# --- the offline Hub cache, through huggingface_hub's real code, in a subprocess ----------
+
+LOAD_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, torch
+    import zoo_core
+    from zoo_core import registry
+    from zoo_core.hookspecs import hookimpl
+    from zoo_core.specs import ModelSpec, WeightFile, WeightsSpec
+
+    args = json.loads(sys.argv[1])
+
+    class Published:
+        @hookimpl
+        def register_models(self, register):
+            files = tuple(WeightFile(filename=n, sha256=s) for n, s in args["files"].items())
+            register(ModelSpec(
+                name="example-64", family="example", resolution=64, template="ffhq",
+                builder="zoo_plugin_example.model:build",
+                default_config={"channels": 16, "identity_dim": 32, "resolution": 64},
+                weights=WeightsSpec(repo_id=args["repo"], revision=args["commit"], files=files),
+            ))
+
+    registry.add_plugin(Published(), name="published")
+    source, target, expected = torch.load(args["tensors"])
+    try:
+        model = zoo_core.load(args["name"])
+    except zoo_core.ZooError as error:
+        print("ZOOERROR", error)
+        sys.exit(3)
+    with torch.no_grad():
+        print("MAXDIFF", (model.swap(source, target) - expected).abs().max().item())
+    """
+)
+
+
+@pytest.fixture
+def published(model, pair, tmp_path, hf_cache):
+    """A saved model laid out in an HF cache under HF_HOME, and the reference outputs."""
+    folder = hub.save_pretrained(model, tmp_path / "export")
+    home = tmp_path / "hf-home"
+    snapshot = hf_cache(home / "hub", REPO_ID, folder, COMMIT)
+    with torch.no_grad():
+        expected = model.eval().swap(*pair)
+    tensors = tmp_path / "tensors.pt"
+    torch.save((*pair, expected), tensors)
+    from zoo_core.serialization import sha256_file
+
+    files = {p.name: sha256_file(p) for p in folder.iterdir() if p.name != "README.md"}
+    return {"home": home, "snapshot": snapshot, "tensors": tensors, "files": files}
+
+
+def load_in_subprocess(published, name, files=None, offline="1"):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "zoo-plugin-example"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "HF_"))}
+    env.update({"HF_HOME": str(published["home"]), "HF_HUB_OFFLINE": offline, "ZOO_LOAD_PLUGINS": "",
+                "PYTHONPATH": str(example)})
+    args = {"repo": REPO_ID, "commit": COMMIT, "files": files or published["files"], "name": name,
+            "tensors": str(published["tensors"])}
+    return subprocess.run([sys.executable, "-c", LOAD_SCRIPT, json.dumps(args)], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name", ["example-64", f"hf-hub:{REPO_ID}@{COMMIT}", f"hf-hub:{REPO_ID}"])
+def test_offline_cache_round_trip(published, name):
+    result = load_in_subprocess(published, name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "MAXDIFF 0.0" in result.stdout
+
+
+def test_offline_not_cached_says_how_to_get_it(published):
+    result = load_in_subprocess(published, "hf-hub:faceswap-zoo/not-cached")
+    assert result.returncode == 3
+    assert "faceswap-zoo/not-cached@main is not in the Hugging Face cache and downloads are off" in result.stdout
+    assert "hf download faceswap-zoo/not-cached" in result.stdout
+
+
+def test_sha256_mismatch_is_refused(published):
+    wrong = {**published["files"], "model.safetensors": "0" * 64}
+    result = load_in_subprocess(published, "example-64", files=wrong)
+    assert result.returncode == 3
+    assert "model.safetensors: sha256 mismatch (expected 0000" in result.stdout
+
+
+def test_pinned_file_missing_from_snapshot(published):
+    (published["snapshot"] / "model.safetensors").unlink()
+    result = load_in_subprocess(published, "example-64")
+    assert result.returncode == 3 and "model.safetensors" in result.stdout
+
+
+# --- push ------------------------------------------------------------------------------------
+
+
+class FakeHfApi:
+    """Records calls instead of sending them: upload itself cannot be tested offline."""
+
+    def __init__(self):
+        self.calls = []
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
+
+    def create_branch(self, repo_id, **kwargs):
+        self.calls.append(("create_branch", repo_id, kwargs))
+
+    def upload_folder(self, **kwargs):
+        files = sorted(p.name for p in __import__("pathlib").Path(kwargs["folder_path"]).iterdir())
+        self.calls.append(("upload_folder", kwargs["repo_id"], {**kwargs, "files": files}))
+        return type("CommitInfo", (), {"commit_url": f"https://hub.invalid/{kwargs['repo_id']}/commit/1"})()
+
+
+def test_push_folder_and_model(model, tmp_path):
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    (folder / "README.md").unlink()  # the card is rendered again for the repo README
+    api = FakeHfApi()
+    url = hub.push_to_hub(folder, "me/example", private=True, revision="v1", api=api)
+    assert url == "https://hub.invalid/me/example/commit/1"
+    (create, repo, create_kwargs), (branch, _, branch_kwargs), (upload, _, upload_kwargs) = api.calls
+    assert (create, repo, create_kwargs["private"], create_kwargs["exist_ok"]) == ("create_repo", "me/example", True, True)
+    assert branch == "create_branch" and branch_kwargs["branch"] == "v1"
+    assert upload_kwargs["files"] == ["README.md", "config.json", "model.safetensors"]
+    assert upload_kwargs["revision"] == "v1" and "example-64" in upload_kwargs["commit_message"]
+
+    api = FakeHfApi()
+    hub.push_to_hub(model, "me/example", api=api)
+    assert [c[0] for c in api.calls] == ["create_repo", "upload_folder"]
+    assert api.calls[1][2]["files"] == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_push_refuses_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(ConfigError, match="config.json: missing"):
+        hub.push_to_hub(tmp_path, "me/x", api=FakeHfApi())

@@ -1,0 +1,120 @@
+"""Safe checkpoint readers: weights_only, the restricted unpickler, corrupt files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import OrderedDict
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from zoo_core.errors import UnsafePickleError, WeightsError
+from zoo_core.serialization import read_checkpoint, restricted_torch_load, sha256_file, strip_prefix
+
+
+class Payload:
+    """Unpickling this with the standard unpickler calls os.system and writes a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class SmallNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.register_buffer("scratch", torch.zeros(2), persistent=False)
+
+
+def test_code_in_a_pickle_never_runs(tmp_path):
+    marker = tmp_path / "executed"
+    path = tmp_path / "evil.pth"
+    torch.save({"state": SmallNet().state_dict(), "payload": Payload(marker)}, path)
+    with pytest.raises(pickle.UnpicklingError):  # the plain way refuses it ...
+        torch.load(path, weights_only=True)
+    state = read_checkpoint(path)  # ... ours reads the tensors without running the payload
+    assert not marker.exists()
+    assert set(state) == {"state.conv.weight", "state.conv.bias", "state.bn.weight", "state.bn.bias",
+                          "state.bn.running_mean", "state.bn.running_var", "state.bn.num_batches_tracked"}
+
+
+def test_plain_pickle_with_os_system_at_top_level(tmp_path):
+    marker = tmp_path / "executed"
+    path = tmp_path / "evil.pkl"
+    torch.save(Payload(marker), path)
+    with pytest.raises(WeightsError, match="holds no tensors"):
+        read_checkpoint(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("zipfile", [True, False], ids=["zip", "legacy"])
+def test_whole_module_pickle_both_formats(tmp_path, zipfile):
+    """SimSwap's arcface_checkpoint.tar: a pickled nn.Module, once wrapped in DataParallel."""
+    net = SmallNet()
+    path = tmp_path / "arcface_checkpoint.tar"
+    torch.save({"model": torch.nn.DataParallel(net)}, path, _use_new_zipfile_serialization=zipfile)
+    state = read_checkpoint(path)
+    assert list(state) == [f"model.module.{k}" for k in net.state_dict()]  # no non-persistent buffer
+    for key, value in net.state_dict().items():
+        assert torch.equal(state[f"model.module.{key}"], value)
+    direct = tmp_path / "module.pt"
+    torch.save(net, direct, _use_new_zipfile_serialization=zipfile)
+    assert list(read_checkpoint(direct)) == list(net.state_dict())
+
+
+def test_module_pickle_becomes_inert_objects(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save(SmallNet(), path)
+    loaded = restricted_torch_load(path)
+    assert type(loaded).__name__ == "SmallNet" and not isinstance(loaded, torch.nn.Module)
+    assert loaded.pickled_name.endswith("SmallNet")
+
+
+def test_module_pickle_can_be_refused(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save(SmallNet(), path)
+    with pytest.raises(UnsafePickleError, match="m.pt: not a plain state dict"):
+        read_checkpoint(path, allow_module_pickle=False)
+
+
+def test_plain_state_dict_and_nested_dicts(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    g = OrderedDict(w=torch.ones(2, 2))
+    torch.save({"g_ema": g, "latent_avg": torch.zeros(512), "args": {"size": 1024}}, path)
+    state = read_checkpoint(path)
+    assert set(state) == {"g_ema.w", "latent_avg"}
+    assert strip_prefix(state, "g_ema.") == {"w": state["g_ema.w"]}
+
+
+def test_safetensors_and_corrupt_files(tmp_path):
+    good = tmp_path / "w.safetensors"
+    save_file({"a": torch.arange(4.0)}, str(good))
+    assert torch.equal(read_checkpoint(good)["a"], torch.arange(4.0))
+    data = good.read_bytes()
+    truncated = tmp_path / "t.safetensors"
+    truncated.write_bytes(data[: len(data) - 5])
+    with pytest.raises(WeightsError, match="t.safetensors: truncated or corrupt"):
+        read_checkpoint(truncated)
+    pth = tmp_path / "t.pth"
+    torch.save({"a": torch.zeros(1000)}, pth)
+    pth.write_bytes(pth.read_bytes()[:300])
+    with pytest.raises(WeightsError, match="t.pth: truncated or corrupt"):
+        read_checkpoint(pth)
+    empty = tmp_path / "e.pth"
+    empty.touch()
+    with pytest.raises(WeightsError, match="e.pth: empty file"):
+        read_checkpoint(empty)
+    with pytest.raises(WeightsError, match="no such file"):
+        read_checkpoint(tmp_path / "missing.pth")
+
+
+def test_sha256_file(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(b"abc")
+    assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -14,9 +14,11 @@ Loading is always strict: every key must be present with the right shape.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -308,7 +310,13 @@ def load_state_dict_strict(module: Any, state: dict[str, torch.Tensor], origin: 
                 f"{origin}: shape mismatch for {key!r}: file has {tuple(state[key].shape)}, "
                 f"model expects {tuple(tensor.shape)}"
             )
-    module.load_state_dict(state, strict=True)
+    # assign=True hands the loaded tensors to the module instead of copying them (half the
+    # memory, no page-faulting of freshly allocated weights); dtypes follow the module.
+    module.load_state_dict(
+        {key: value.to(dtype=expected[key].dtype, device=expected[key].device) for key, value in state.items()},
+        strict=True,
+        assign=True,
+    )
 
 
 def _few(keys: list[str], n: int = 4) -> str:
@@ -331,9 +339,40 @@ def load_folder(
         config = merged_config(spec, {**data["config"], **(config_overrides or {})})
     except ZooError as error:
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
-    model = build_model(spec, config)
+    with skip_weight_init():  # every parameter is overwritten by the strict load below
+        model = build_model(spec, config)
     load_state_dict_strict(model, read_weights(folder), str(folder))
     return _ready(model, device)
+
+
+_INIT_FUNCTIONS = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
+)
+
+
+@contextlib.contextmanager
+def skip_weight_init() -> Iterator[None]:
+    """Make ``torch.nn.init`` a no-op while a model whose weights are loaded next is built.
+
+    Random initialisation dominates load time for small and medium models; strict loading then
+    guarantees that every parameter and persistent buffer comes from the file. Builders must not
+    draw non-persistent state (constants) from ``torch.nn.init``.
+    """
+    from torch.nn import init
+
+    originals = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+    try:
+        for name in originals:
+            setattr(init, name, _keep)
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(init, name, function)
+
+
+def _keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+    return tensor
 
 
 def _ready(model: Any, device: str) -> Any:

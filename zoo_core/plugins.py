@@ -91,11 +91,15 @@ def new_manager() -> pluggy.PluginManager:
 def register_plugin(plugins: PluginSet, module: object, name: str, distribution: str, version: str) -> None:
     """Register one plugin object, validating its hooks; record (or raise) any problem."""
     manager = plugins.manager
+    if manager.is_registered(module):
+        return  # the same object again (e.g. loaded from its entry point, then added in-process)
+    registered = False
     try:
         manager.register(module, name=name)
+        registered = True
         manager.check_pending()  # a misspelt hook name fails here, not silently
     except Exception as error:  # pluggy.PluginValidationError and friends
-        if manager.is_registered(module):
+        if registered:
             manager.unregister(module)
         _report(plugins, PluginInfo(name, distribution, version, _module_name(module), (), _one_line(error)))
         return

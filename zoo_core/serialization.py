@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -121,7 +122,9 @@ def restricted_torch_load(path: str | Path) -> Any:
     """``torch.load`` of a whole-module pickle without importing or running its classes."""
     import torch
 
-    return torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(), weights_only=False)
+    with warnings.catch_warnings():  # the legacy format warns that stub classes have no source
+        warnings.filterwarnings("ignore", message="Couldn't retrieve source code", category=UserWarning)
+        return torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(), weights_only=False)
 
 
 # --- flattening an object graph to a state dict -------------------------------------------

@@ -254,3 +254,18 @@ def test_push_folder_and_model(model, tmp_path):
 def test_push_refuses_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(ConfigError, match="config.json: missing"):
         hub.push_to_hub(tmp_path, "me/x", api=FakeHfApi())
+
+
+def test_loading_keeps_parameters_trainable_and_restores_init(model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    kaiming = torch.nn.init.kaiming_uniform_
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    half = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    save_file(half, str(folder / "model.safetensors"))
+    loaded = zoo_core.load(f"local-dir:{folder}")
+    assert torch.nn.init.kaiming_uniform_ is kaiming
+    params = dict(loaded.named_parameters())
+    assert params and all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in params.values())
+    assert {p.dtype for p in params.values()} == {torch.float32}  # the model's dtype, not the file's
+    assert torch.allclose(params["block.conv.weight"], model.block.conv.weight.half().float())

@@ -60,7 +60,8 @@ def test_list_models_natural_sort_and_filters(many):
 def test_specs_record_their_distribution(many):
     assert registry.get_model_spec("toy-64").plugin == "zoo-test-many"
     assert registry.get_component_spec("toy-encoder").plugin == "zoo-test-many"
-    assert registry.list_components(kind="template") == ["toy-template"]
+    assert registry.list_components(kind="template") == ["arcface-112", "ffhq", "infoswap-512", "simswap-224", "toy-template"]
+    assert registry.get_component_spec("ffhq").plugin == "zoo-core"
     assert registry.get_registry().trainers["toy"].plugin == "zoo-test-many"
     assert registry.get_registry().metrics["id-retrieval"].higher_is_better
 

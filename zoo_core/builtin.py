@@ -2,4 +2,47 @@
 
 from __future__ import annotations
 
+from zoo_core.faces.templates import TEMPLATES
 from zoo_core.hookspecs import Register, hookimpl
+from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
+from zoo_core.specs import ComponentSpec
+
+_ENCODER_NOTES = {
+    "arcface-iresnet50": "insightface arcface_torch iresnet50, 112 px aligned crops in [-1, 1]",
+    "arcface-iresnet100": "insightface arcface_torch iresnet100, 112 px aligned crops in [-1, 1]",
+    "simswap-arcface": "SimSwap's ArcFace (IR-SE ResNet-101, [3, 4, 23, 3]), 112 px, ImageNet mean/std",
+    "infoswap-irse50": "InfoSwap's IR-SE50 on the 128 px resize of the 512 crop's centre [37:475]",
+    "pixel2style2pixel-irse50": "pSp's ID-loss IR-SE50: crop [35:223, 32:220] of 256, area-pooled to 112",
+}
+
+
+@hookimpl
+def register_components(register: Register) -> None:
+    for name, config in IDENTITY_ENCODER_PRESETS.items():
+        register(ComponentSpec(
+            name=name, kind="identity_encoder", builder="zoo_core.nets.identity:build_identity_encoder",
+            default_config=config.model_dump(mode="json"), description=_ENCODER_NOTES[name],
+        ))
+    for name, data in TEMPLATES.items():
+        register(ComponentSpec(name=name, kind="template", data=data, description=data["description"]))
+    register(ComponentSpec(
+        name="dlib-hog", kind="detector", builder="zoo_core.faces.detect:build_dlib_detector",
+        default_config={"upsample": 1, "max_side": 1024, "cnn_fallback": False, "min_score": -0.5},
+        description="dlib HOG detector + 68-point landmarks (PyPI dlib-bin + face-recognition-models, offline)",
+    ))
+    register(ComponentSpec(
+        name="dlib-cnn-fallback", kind="detector", builder="zoo_core.faces.detect:build_dlib_detector",
+        default_config={"upsample": 1, "max_side": 1024, "cnn_fallback": True, "min_score": -0.5},
+        description="dlib HOG, falling back to dlib's CNN (MMOD) detector when HOG finds nothing (slow on CPU)",
+    ))
+    register(ComponentSpec(
+        name="scrfd", kind="detector", builder="zoo_core.faces.detect:build_scrfd_detector",
+        default_config={"model_path": "~/.insightface/models/buffalo_l/det_10g.onnx", "input_size": 640,
+                        "score_threshold": 0.5, "nms_threshold": 0.4},
+        description="insightface SCRFD via onnxruntime; needs the det_10g.onnx weights file",
+    ))
+    register(ComponentSpec(
+        name="dlib-resnet", kind="recognizer", builder="zoo_core.faces.recognize:build_dlib_recognizer",
+        default_config={"jitter": 0},
+        description="dlib's 128-d face recognition ResNet (offline); used to match --reference faces",
+    ))

@@ -281,6 +281,79 @@ def push_command(folder: Path, repo_id: str, private: bool, revision: str | None
     click.echo(f"pushed {folder} to {repo_id}: {url}")
 
 
+def _weights_label(name_or_path: str, folder: Path) -> str:
+    """What produced the weights, for provenance: source and content digest."""
+    from zoo_core import hub
+    from zoo_core.serialization import sha256_file
+
+    files = hub.weight_files(folder)
+    digest = sha256_file(folder / hub.WEIGHTS_INDEX_NAME if len(files) > 1 else files[0])
+    snapshot = f"@{folder.name}" if folder.parent.name == "snapshots" else ""
+    return f"{name_or_path}{snapshot} sha256:{digest}"
+
+
+@cli.command("swap")
+@click.option("--model", "model_name", required=True, help="NAME, hf-hub:ORG/REPO[@REV] or local-dir:PATH.")
+@click.option("--source", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Photo giving the identity.")
+@click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Photo or video to change.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--face-index", type=int, help="Swap the N-th target face (0 = largest).")
+@click.option("--all-faces", is_flag=True, help="Swap every target face.")
+@click.option("--reference", type=click.Path(dir_okay=False, path_type=Path), help="Swap the target face most like this photo.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--batch-size", default=8, show_default=True, help="Faces per model call (video frames are batched).")
+@click.option("--seed", type=int, help="Seed for stochastic models (recorded in the output's metadata).")
+@click.option("--revision", help="Branch, tag or commit of the weights.")
+@click.option("--local-files-only", is_flag=True, help="Never download weights.")
+@click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME).")
+@click.option("--color-match", is_flag=True, help="Match the swapped face's colours to the target's.")
+@click.option("--smooth", default=0.5, show_default=True, help="Video landmark smoothing: weight of the new frame (1 = off).")
+@click.option("--random-init", is_flag=True, help="Use random weights (testing the pipeline: the face content is meaningless).")
+def swap_command(model_name: str, source: Path, target: Path, output: Path, face_index: int | None, all_faces: bool,
+                 reference: Path | None, device: str, batch_size: int, seed: int | None, revision: str | None,
+                 local_files_only: bool, detector: str, color_match: bool, smooth: float, random_init: bool) -> None:
+    """Swap the identity of SOURCE into the face(s) of TARGET (photo or video)."""
+    from zoo_core import hub
+    from zoo_core.faces.swapper import FaceSwapper, Selection
+    from zoo_core.faces.video import is_video
+
+    selection = Selection(face_index=face_index, all_faces=all_faces, reference=reference)
+    if random_init:
+        import torch
+
+        torch.manual_seed(0 if seed is None else seed)
+        model = registry.create_model(model_name).to(device).eval()
+        weights = "random-init"
+        click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
+    else:
+        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None)
+        weights = _weights_label(model_name, folder)
+    swapper = FaceSwapper(model, detector=detector, device=device, batch_size=batch_size, color_match=color_match,
+                          weights=weights, seed=seed)
+    if is_video(target):
+        swapper.swap_video(source, target, output, selection, smooth=smooth)
+    else:
+        swapper.swap_image_file(source, target, output, selection)
+    click.echo(f"wrote {output}")
+
+
+@cli.command("inspect")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect_command(file: Path, as_json: bool) -> None:
+    """Print the provenance a zoo output carries (model, weights, seed, version, date)."""
+    from zoo_core.faces.io import read_provenance
+
+    data = read_provenance(file)
+    if as_json:
+        _echo_json(data)
+    elif data is None:
+        click.echo(f"{file}: no FaceSwap Zoo provenance")
+    else:
+        for key, value in sorted(data.items()):
+            click.echo(f"{key}: {value}")
+
+
 def _add_plugin_commands(group: click.Group) -> None:
     plugins = registry.get_plugins()
     for impl in plugins.manager.hook.register_commands.get_hookimpls():

@@ -32,3 +32,11 @@ class ConfigError(ZooError):
 
 class UnsafePickleError(WeightsError):
     """A pickle that cannot be read without executing code it names."""
+
+
+class InputError(ZooError):
+    """An input image or video that cannot be used: unreadable, corrupt, unsupported."""
+
+
+class NoFaceError(InputError):
+    """No usable face where one is needed (none found, index out of range)."""

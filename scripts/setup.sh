@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up FaceSwap Zoo from a source checkout and run the main job:
 # a virtual environment in .venv with zoo-core, every plugin under plugins/ and the test
-# tools, then `zoo plugins` and `zoo list`.
+# tools, then `zoo plugins`, `zoo list` and an offline swap of two real faces (scripts/demo.py).
 #
 #   ZOO_PYTHON      interpreter for the venv (default: python3)
 #   ZOO_TORCH_SPEC  torch requirement (default: torch==2.13.0, the CPU wheel); for CUDA use
@@ -26,3 +26,4 @@ done
 
 .venv/bin/zoo plugins
 .venv/bin/zoo list
+.venv/bin/python scripts/demo.py

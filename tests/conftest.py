@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zoo_core import registry
@@ -93,3 +94,29 @@ def build_hf_cache(cache_dir: Path, repo_id: str, folder: Path, commit: str, ref
 @pytest.fixture
 def hf_cache():
     return build_hf_cache
+
+
+FACES = Path(os.environ.get("ZOO_TEST_FACES", REPO.parent / "shared" / "faces"))
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The real-face test photos (../shared/faces, or ZOO_TEST_FACES); skips when absent."""
+    if not (FACES / "manifest.csv").is_file():
+        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """skimage's astronaut (public domain): a real face that is always available."""
+    from skimage.data import astronaut as load
+
+    return load()
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from zoo_core.faces.detect import DlibDetector
+
+    return DlibDetector()

@@ -27,12 +27,12 @@ def register_components(register: Register) -> None:
         register(ComponentSpec(name=name, kind="template", data=data, description=data["description"]))
     register(ComponentSpec(
         name="dlib-hog", kind="detector", builder="zoo_core.faces.detect:build_dlib_detector",
-        default_config={"upsample": 1, "max_side": 1024, "cnn_fallback": False, "min_score": -0.5},
+        default_config={"upsample": 1, "max_side": 640, "cnn_fallback": False, "min_score": 0.0},
         description="dlib HOG detector + 68-point landmarks (PyPI dlib-bin + face-recognition-models, offline)",
     ))
     register(ComponentSpec(
         name="dlib-cnn-fallback", kind="detector", builder="zoo_core.faces.detect:build_dlib_detector",
-        default_config={"upsample": 1, "max_side": 1024, "cnn_fallback": True, "min_score": -0.5},
+        default_config={"upsample": 1, "max_side": 640, "cnn_fallback": True, "min_score": 0.0},
         description="dlib HOG, falling back to dlib's CNN (MMOD) detector when HOG finds nothing (slow on CPU)",
     ))
     register(ComponentSpec(

@@ -297,7 +297,7 @@ def _weights_label(name_or_path: str, folder: Path) -> str:
 @click.option("--source", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Photo giving the identity.")
 @click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Photo or video to change.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--face-index", type=int, help="Swap the N-th target face (0 = largest).")
+@click.option("--face-index", type=int, help="Swap the N-th target face (0 = largest; faces are ordered by size times confidence).")
 @click.option("--all-faces", is_flag=True, help="Swap every target face.")
 @click.option("--reference", type=click.Path(dir_okay=False, path_type=Path), help="Swap the target face most like this photo.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")

@@ -15,7 +15,7 @@ def crop_mask(size: int, points: np.ndarray | None = None, erode: float = 0.06, 
 
     With the face's 5 landmarks in crop coordinates (``points``), the mask is an ellipse over the
     face: centred between the eye and mouth centres, half-width 1.05 eye distances, half-height
-    1.45 eye-to-mouth distances (forehead to chin), so background and hair stay the target's.
+    1.25 eye-to-mouth distances (brows to chin), so background and hair stay the target's.
     Without them it covers the whole crop. The crop border is eroded by ``erode * size`` pixels
     and the edge blurred with a Gaussian of sigma ``blur * size / 3``: both proportional to the
     face size, since the crop is.
@@ -29,7 +29,7 @@ def crop_mask(size: int, points: np.ndarray | None = None, erode: float = 0.06, 
         eye_axis = points[1] - points[0]
         angle = float(np.degrees(np.arctan2(eye_axis[1], eye_axis[0])))
         half_width = 1.05 * np.linalg.norm(eye_axis)
-        half_height = 1.45 * np.linalg.norm(mouth - eyes)
+        half_height = 1.25 * np.linalg.norm(mouth - eyes)
         center = (eyes + mouth) / 2.0
         ellipse = np.zeros_like(mask)
         cv2.ellipse(ellipse, (round(center[0] * 16), round(center[1] * 16)),

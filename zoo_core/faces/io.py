@@ -88,7 +88,7 @@ def restore_mode(rgb: np.ndarray, info: ImageInfo | None) -> Image.Image:
         return image.quantize(colors=256)
     if info.mode in {"I;16", "I;16B", "I;16L", "I"}:
         gray = np.asarray(image.convert("L"), dtype=np.uint16) * 257
-        return Image.fromarray(gray, "I;16")
+        return Image.fromarray(gray)  # uint16 -> mode "I;16"
     if info.mode == "CMYK":
         return image.convert("CMYK")
     return image

@@ -79,7 +79,7 @@ class FaceSwapper:
             return faces
         if selection.face_index is not None:
             if not 0 <= selection.face_index < len(faces):
-                raise NoFaceError(f"{name}: face index {selection.face_index} out of range ({len(faces)} faces found, largest first)")
+                raise NoFaceError(f"{name}: face index {selection.face_index} out of range ({len(faces)} faces found, most prominent first)")
             return [faces[selection.face_index]]
         if selection.reference is not None:
             return [faces[self._closest_to_reference(image, faces, selection.reference)]]

@@ -158,10 +158,15 @@ def read_provenance(path: str | Path) -> dict[str, Any] | None:
         from zoo_core.faces.video import read_video_provenance
 
         return read_video_provenance(path)
+    return parse_provenance(text)
+
+
+def parse_provenance(text: str | bytes | None) -> dict[str, Any] | None:
+    """The provenance dict in a metadata string, or None if it is not zoo provenance."""
     if not text:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) and data.get("synthetic") else None

@@ -165,13 +165,9 @@ def read_video_provenance(path: str | Path) -> dict[str, Any] | None:
         text = container.metadata.get(PROVENANCE_TAG)
     finally:
         container.close()
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) and data.get("synthetic") else None
+    from zoo_core.faces.io import parse_provenance
+
+    return parse_provenance(text)
 
 
 class LandmarkSmoother:

@@ -173,3 +173,14 @@ def test_builder_import_errors_name_the_model():
     registry.add_plugin(Bad(), name="bad")
     with pytest.raises(PluginError, match="cannot import 'zoo_no_such_module:build' of model 'bad-32'"):
         registry.create_model("bad-32")
+
+
+def test_public_api_is_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys, zoo_core; assert 'torch' not in sys.modules; "
+            "zoo_core.list_models(); assert 'torch' not in sys.modules; "
+            "assert zoo_core.FaceSwapper.__name__ == 'FaceSwapper'; print(sorted(dir(zoo_core))[:3])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"ZOO_LOAD_PLUGINS": "", "PATH": ""})
+    assert result.returncode == 0, result.stderr

@@ -24,6 +24,8 @@ _LAZY = {
     "load": "zoo_core.hub",
     "save_pretrained": "zoo_core.hub",
     "push_to_hub": "zoo_core.hub",
+    "FaceSwapper": "zoo_core.faces.swapper",
+    "Selection": "zoo_core.faces.swapper",
 }
 
 __all__ = ["__version__", *_LAZY]

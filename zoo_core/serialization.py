@@ -3,7 +3,7 @@ unpickler for whole-module pickles (e.g. SimSwap's ``arcface_checkpoint.tar``).
 
 The restricted unpickler never imports or calls pickled classes or functions: apart from the
 handful of torch tensor-rebuild functions and plain containers, every global a pickle names is
-replaced by an inert stub class that only records its state. A pickle that would run
+replaced by an inert stand-in class that only records its state. A pickle that would run
 ``os.system`` therefore builds an inert object instead, and the tensors inside come back.
 """
 
@@ -88,11 +88,7 @@ def _inert_class(module: str, name: str) -> type:
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` whose ``find_class`` returns inert stubs for all but tensor rebuilders."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stubbed: set[str] = set()
+    """``pickle.Unpickler`` whose ``find_class`` returns inert stand-ins for all but tensor rebuilders."""
 
     def find_class(self, module: str, name: str) -> Any:
         module = _PY2_MODULES.get(module, module)  # protocol-2 pickles name Python 2 modules
@@ -100,7 +96,6 @@ class RestrictedUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         if module == "torch" and _is_torch_dtype(name):
             return super().find_class(module, name)
-        self.stubbed.add(f"{module}.{name}")
         return _inert_class(module, name)
 
 
@@ -122,7 +117,7 @@ def restricted_torch_load(path: str | Path) -> Any:
     """``torch.load`` of a whole-module pickle without importing or running its classes."""
     import torch
 
-    with warnings.catch_warnings():  # the legacy format warns that stub classes have no source
+    with warnings.catch_warnings():  # the legacy format warns that stand-in classes have no source
         warnings.filterwarnings("ignore", message="Couldn't retrieve source code", category=UserWarning)
         return torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module(), weights_only=False)
 

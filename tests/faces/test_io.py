@@ -99,3 +99,13 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
 def test_unsupported_output_format(tmp_path):
     with pytest.raises(InputError, match="out.gifx: unsupported output format"):
         write_image(tmp_path / "out.gifx", RGB)
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from zoo_core.fileio import _UMASK
+
+    path = write_image(tmp_path / "out.png", RGB)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_UMASK

@@ -175,10 +175,10 @@ class FaceSwapper:
         smoother = LandmarkSmoother(alpha=smooth) if not selection.all_faces and smooth < 1 else None
         provenance = self.provenance(source=Path(str(source)).name if not isinstance(source, np.ndarray) else None,
                                      target=Path(path_in).name)
-        bar = tqdm(total=info.frames, unit="frame", disable=not progress, desc=f"zoo swap {Path(path_in).name}")
         pending: list[tuple[np.ndarray, list[AlignedFace]]] = []
         swapped_frames = 0
-        with VideoWriter(path_out, info.fps, info.width, info.height, audio_from=path_in, provenance=provenance) as writer:
+        bar = tqdm(total=info.frames, unit="frame", disable=not progress, desc=f"zoo swap {Path(path_in).name}")
+        with bar, VideoWriter(path_out, info.fps, info.width, info.height, audio_from=path_in, provenance=provenance) as writer:
             for frame in iter_frames(path_in):
                 aligned = self._frame_faces(frame, selection, smoother)
                 swapped_frames += bool(aligned)
@@ -188,7 +188,6 @@ class FaceSwapper:
             self._flush(pending, source_crop, writer, bar)
             if not swapped_frames:  # raising here leaves nothing at path_out
                 raise NoFaceError(f"{path_in}: no selected face in any of its {writer.frames} frames")
-        bar.close()
         return Path(path_out)
 
     def _frame_faces(self, frame: np.ndarray, selection: Selection, smoother: Any) -> list[AlignedFace]:

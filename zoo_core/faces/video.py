@@ -102,8 +102,24 @@ class VideoWriter:
         self._stream.pix_fmt = "yuv420p" if even or codec != "libx264" else "yuv444p"
         if codec == "libx264":
             self._stream.options = {"crf": str(crf)}
-        self._audio_from = Path(audio_from) if audio_from is not None else None
+        # The audio stream must exist before the first packet is muxed (the header is written then).
+        self._audio_source, self._audio_in, self._audio_out = None, None, None
+        if audio_from is not None:
+            self._add_audio_stream(Path(audio_from))
         self.frames = 0
+
+    def _add_audio_stream(self, audio_from: Path) -> None:
+        import av
+
+        source = av.open(str(audio_from))
+        if source.streams.audio:
+            try:
+                self._audio_out = self._container.add_stream_from_template(source.streams.audio[0])
+                self._audio_source, self._audio_in = source, source.streams.audio[0]
+                return
+            except (ValueError, av.error.FFmpegError):
+                pass  # the output container cannot hold this codec: video only
+        source.close()
 
     def write(self, frame: np.ndarray) -> None:
         import av
@@ -114,36 +130,34 @@ class VideoWriter:
         self.frames += 1
 
     def _copy_audio(self) -> None:
-        import av
-
-        if self._audio_from is None:
+        if self._audio_source is None:
             return
-        source = av.open(str(self._audio_from))
-        try:
-            if not source.streams.audio:
-                return
-            audio_in = source.streams.audio[0]
-            try:
-                audio_out = self._container.add_stream_from_template(audio_in)
-            except (ValueError, av.error.FFmpegError):
-                return  # the output container cannot hold this codec: video only
-            for packet in source.demux(audio_in):
-                if packet.dts is None:
-                    continue
-                packet.stream = audio_out
-                self._container.mux(packet)
-        finally:
-            source.close()
+        for packet in self._audio_source.demux(self._audio_in):
+            if packet.dts is None:
+                continue
+            packet.stream = self._audio_out
+            self._container.mux(packet)
+
+    def _close_audio_source(self) -> None:
+        if self._audio_source is not None:
+            self._audio_source.close()
+            self._audio_source = None
 
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._copy_audio()
-        self._container.close()
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._copy_audio()
+            self._container.close()
+        except BaseException as error:
+            self.abort(error)
+            raise
+        self._close_audio_source()
         self._atomic.__exit__(None, None, None)
 
     def abort(self, error: BaseException) -> None:
         try:
+            self._close_audio_source()
             self._container.close()
         finally:
             self._atomic.__exit__(type(error), error, error.__traceback__)
@@ -161,8 +175,8 @@ class VideoWriter:
 def read_video_provenance(path: str | Path) -> dict[str, Any] | None:
     """The provenance stored in a video container's metadata, or None."""
     container = _open(Path(path))
-    try:
-        text = container.metadata.get(PROVENANCE_TAG)
+    try:  # Matroska stores tag names upper-case
+        text = next((v for k, v in container.metadata.items() if k.lower() == PROVENANCE_TAG), None)
     finally:
         container.close()
     from zoo_core.faces.io import parse_provenance

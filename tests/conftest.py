@@ -1,12 +1,11 @@
-"""Shared fixtures: an isolated plugin registry per test, the example plugin, and real
-installed test distributions (pip --target) for entry-point loading."""
+"""Shared fixtures: the example plugin, real installed test distributions (pip --target) for
+entry-point loading, real face photos. Registry isolation is in the root conftest.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,6 @@ from zoo_core import registry
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_PLUGIN = REPO / "examples" / "zoo-plugin-example"
 TEST_DISTS = Path(__file__).resolve().parent / "fixtures" / "dists"
-
-
-@pytest.fixture(autouse=True)
-def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with only the core's built-ins: no installed entry point leaks in."""
-    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "")
-    monkeypatch.delenv("ZOO_STRICT_PLUGINS", raising=False)
-    monkeypatch.delenv("ZOO_DEBUG", raising=False)
-    registry.reset()
-    yield
-    registry.reset()
 
 
 @pytest.fixture

@@ -68,6 +68,21 @@ def test_whole_module_pickle_both_formats(tmp_path, zipfile):
     assert list(read_checkpoint(direct)) == list(net.state_dict())
 
 
+def test_training_checkpoint_with_optimizer_state(tmp_path):
+    """foamliu/SimSwap's old arcface_checkpoint.tar also pickles an SGD optimizer whose state is
+    a defaultdict (a stand-in here): its SETITEMS must not break reading the model."""
+    net = SmallNet()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    path = tmp_path / "arcface_checkpoint.tar"
+    torch.save({"epoch": 3, "model": torch.nn.DataParallel(net), "optimizer": optimizer}, path)
+    state = read_checkpoint(path)
+    model_keys = [k for k in state if k.startswith("model.module.")]
+    assert model_keys == [f"model.module.{k}" for k in net.state_dict()]
+
+
 def test_module_pickle_becomes_inert_objects(tmp_path):
     path = tmp_path / "m.pt"
     torch.save(SmallNet(), path)

@@ -79,6 +79,16 @@ class InertObject:
         else:
             self.__dict__["_pickled_state"] = state
 
+    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEM(S) on a stand-in dict type
+        self.__dict__.setdefault("_pickled_items", {})[key] = value
+
+    def append(self, value: Any) -> None:  # APPEND(S) on a stand-in list type
+        self.__dict__.setdefault("_pickled_list", []).append(value)
+
+    def extend(self, values: Any) -> None:
+        for value in values:
+            self.append(value)
+
     def __repr__(self) -> str:
         return f"<inert {self.pickled_name}>"
 

@@ -1,0 +1,72 @@
+"""Hook implementations of zoo-plugin-simswap: the SimSwap variants as plain data.
+
+``zoo list`` imports this module: it must not import torch or ``.model`` / ``.convert``.
+"""
+
+from __future__ import annotations
+
+from zoo_core.hookspecs import Register, hookimpl
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec
+from zoo_plugin_simswap.config import CONFIG_224, CONFIG_512
+
+PAPER = PaperRef(
+    title="SimSwap: An Efficient Framework For High Fidelity Face Swapping (ACM MM 2020)",
+    url="https://arxiv.org/abs/2106.06340",
+    arxiv="2106.06340",
+)
+SOURCE_URL = "https://github.com/neuralchen/SimSwap"
+IDENTITY_ROLE = RoleSpec(
+    description="SimSwap's pickled ArcFace (release 1.0, arcface_model/; the pre-2023 file "
+    "or the 2023-04-25 re-upload)",
+    example="arcface_checkpoint.tar",
+)
+
+_VARIANTS = (
+    # name, resolution, template, config, datasets, generator file, description
+    (
+        "simswap-224", 224, "simswap-224", CONFIG_224, ("VGGFace2",),
+        RoleSpec(
+            description="official 224 generator state dict (release 1.0 checkpoints.zip, checkpoints/people/)",
+            example="latest_net_G.pth",
+        ),
+        "SimSwap 224 px (models/fs_networks.py): 9 AdaIN ID blocks conditioned on SimSwap's ArcFace; "
+        "crops aligned with insightface's five-pose template.",
+    ),
+    (
+        "simswap-512", 512, "ffhq", CONFIG_512, ("VGGFace2-HQ",),
+        RoleSpec(
+            description="official 512 beta generator state dict (release 512_beta 512.zip, checkpoints/512/)",
+            example="550000_net_G.pth",
+        ),
+        "SimSwap 512 px beta (models/fs_networks_512.py): a 32-channel first layer and one more "
+        "down/up stage than the 224 model; FFHQ-aligned crops.",
+    ),
+)
+
+
+@hookimpl
+def register_models(register: Register) -> None:
+    for name, resolution, template, config, datasets, generator_role, description in _VARIANTS:
+        register(
+            ModelSpec(
+                name=name,
+                family="simswap",
+                resolution=resolution,
+                builder="zoo_plugin_simswap.model:build",
+                capabilities=frozenset({"swap"}),
+                template=template,
+                identity_encoder="simswap-arcface",
+                default_config=config.model_dump(),
+                paper=PAPER,
+                source_url=SOURCE_URL,
+                datasets=datasets,
+                description=description,
+                converter=ConverterSpec(
+                    name=name,
+                    target=name,
+                    function="zoo_plugin_simswap.convert:convert_official",
+                    roles={"generator": generator_role, "identity": IDENTITY_ROLE},
+                    description="neuralchen/SimSwap generator + arcface_checkpoint.tar -> zoo folder",
+                ),
+            )
+        )

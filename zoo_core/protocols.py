@@ -12,13 +12,16 @@ what ``zoo list`` shows without building anything).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, torch stays out of start-up
     import torch
     from pydantic import BaseModel
 
+    from zoo_core.evaluate.engine import EvaluationReport
+    from zoo_core.evaluate.metrics import EvaluationContext, EvaluationRecord, MetricResult
+    from zoo_core.evaluate.pairs import PairSet
     from zoo_core.registry import ModelSpec
 
     Tensor = torch.Tensor
@@ -87,10 +90,11 @@ class ReferenceGenerator(Protocol):
 class Trainer(Protocol):
     """What a plugin supplies to the core training engine for one model family.
 
-    The engine builds the trainer with its validated config, asks for the networks and the
-    optimizers, then alternates the phases on every batch; each phase step computes its
-    losses, calls ``backward`` on the returned total through the engine, and reports
-    named scalar losses for logging.
+    The engine builds it as ``TrainerClass(spec, model_config, config)`` with ``config`` an
+    instance of ``config_schema`` (defaults: the paper's hyperparameters), asks for networks,
+    optimizers and schedulers, prepares them with accelerate, then on every batch runs the
+    phases in order: ``step`` returns named losses, the engine back-propagates ``"total"``,
+    clips, and steps that phase's optimizer.
     """
 
     config_schema: type[BaseModel]
@@ -99,47 +103,80 @@ class Trainer(Protocol):
     phases: Sequence[str]
     """Phase names in the order the engine runs them per batch, e.g. ("generator", "discriminator")."""
 
+    sampler: str
+    """Pair schedule (``zoo_core.train.samplers.SAMPLERS``): "random", "alternating" (SimSwap),
+    "warmup" (StyleFace), "identity-group" (Facke); options from ``sampler_options``."""
+
+    sampler_options: Mapping[str, Any]
+
+    ema: Mapping[str, float]
+    """Networks the engine keeps an exponential moving average of, with their decay (may be empty)."""
+
     def build_networks(self) -> Mapping[str, torch.nn.Module]:
-        """Return the networks to train and checkpoint, by name (e.g. "generator", "discriminator")."""
+        """The networks to train and checkpoint, by name (e.g. "generator", "discriminator")."""
         ...
 
-    def build_optimizers(
-        self, networks: Mapping[str, torch.nn.Module]
-    ) -> Mapping[str, torch.optim.Optimizer]:
-        """Return one optimizer per phase, keyed by phase name."""
+    def build_optimizers(self, networks: Mapping[str, torch.nn.Module]) -> Mapping[str, torch.optim.Optimizer]:
+        """One optimizer per phase, keyed by phase name."""
         ...
 
-    def step(self, phase: str, batch: Mapping[str, Tensor], step: int) -> Mapping[str, Tensor]:
-        """Run one phase on one batch; return named losses, the key "total" being optimised."""
+    def build_schedulers(self, optimizers: Mapping[str, torch.optim.Optimizer]) -> Mapping[str, Any]:
+        """Learning-rate schedulers keyed by phase (may be empty: constant rates)."""
         ...
 
-    def sample_grid(self, batch: Mapping[str, Tensor]) -> Tensor:
-        """Return an image grid (3, H, W) in [0, 1]: source | target | swap, one row per pair."""
+    def step(self, phase: str, batch: Mapping[str, Tensor], networks: Mapping[str, torch.nn.Module],
+             step: int) -> Mapping[str, Tensor]:
+        """Run one phase on one batch; return named scalar losses, "total" being optimised.
+
+        ``batch``: "source", "target" (N, 3, R, R) in [0, 1], "same" (N,) bool (same identity),
+        "source_id", "target_id" (N,) identity indices.
+        """
+        ...
+
+    def sample_grid(self, batch: Mapping[str, Tensor], networks: Mapping[str, torch.nn.Module]) -> Tensor:
+        """An image grid (3, H, W) in [0, 1]: source | target | swap, one row per pair."""
+        ...
+
+    def export(self, networks: Mapping[str, torch.nn.Module]) -> SwapModel:
+        """The trained model (with ``spec`` and ``config``) for ``save_pretrained``."""
         ...
 
 
 @runtime_checkable
 class Metric(Protocol):
-    """One registered evaluation metric, updated pair batch by pair batch."""
+    """One registered evaluation metric: ``MetricSpec.builder(**options)`` returns a fresh one
+    per evaluated model. The engine (``zoo_core.evaluate.engine``) streams it the records it
+    asks for and then reduces them with ``compute``.
+
+    ``needs`` names the record kinds to produce: ``"swap"`` (cross-identity pairs, with
+    ``SwapRecord``), ``"identity"`` (recognizer embeddings in those records, and the gallery of
+    original photos in the context), ``"landmarks"`` (68 landmarks of swap and target),
+    ``"reconstruction"``, ``"mix"``, ``"deidentify"`` and ``"pipeline"`` (whole-photo timings).
+    ``capability``: the model capability the metric requires (``"mix"``, ``"deidentify"``);
+    a model without it gets a "not applicable" result instead of a number.
+    """
 
     name: str
     higher_is_better: bool
+    needs: frozenset[str]
+    capability: str | None
 
-    def update(self, source: Tensor, target: Tensor, swapped: Tensor) -> None:
-        """Accumulate statistics of one batch of (source, target, swap) triples."""
+    def update(self, record: EvaluationRecord) -> None:
+        """Accumulate one record of a kind listed in ``needs``."""
         ...
 
-    def compute(self) -> float:
-        """Return the metric over everything seen so far."""
+    def compute(self, context: EvaluationContext) -> MetricResult:
+        """Return the metric's values over every record seen (``context``: the gallery of
+        original photos, the recognizer's same-person rule, the model)."""
         ...
 
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Runs a model over pairs and reports named metrics."""
+    """Runs models over a pair set and reports every selected metric per model."""
 
-    def evaluate(self, model: SwapModel, pairs: Iterable[tuple[Tensor, Tensor]]) -> dict[str, float]:
-        """Return ``{metric name: value}`` over all (source, target) pair batches."""
+    def evaluate(self, models: Sequence[Any], pairs: PairSet) -> EvaluationReport:
+        """Return one report covering every model (one comparison table, as in the papers)."""
         ...
 
 

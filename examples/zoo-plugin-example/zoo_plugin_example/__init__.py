@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from zoo_core.hookspecs import hookimpl
-from zoo_core.specs import ConverterSpec, ModelSpec, RoleSpec
+from zoo_core.specs import ConverterSpec, ModelSpec, RoleSpec, TrainerSpec
 
 EXAMPLE_CONFIG = {"channels": 16, "identity_dim": 32, "resolution": 64}
 
@@ -37,6 +37,11 @@ def register_models(register):
             ),
         )
     )
+
+
+@hookimpl
+def register_trainers(register):
+    register(TrainerSpec(name="example", trainer="zoo_plugin_example.train:ExampleTrainer"))
 
 
 @hookimpl

@@ -113,7 +113,8 @@ def info_command(name: str, as_json: bool) -> None:
     spec = registry.get_model_spec(name)
     converters = registry.get_converters(name)
     if as_json:
-        data = spec.model_dump(mode="json") | {"pretrained": spec.pretrained}
+        trainer = reg.trainers.get(spec.name) or reg.trainers.get(spec.family)
+        data = spec.model_dump(mode="json") | {"pretrained": spec.pretrained, "trainer": trainer.trainer if trainer else None}
         data["converters"] = [c.model_dump(mode="json") for c in converters]
         _echo_json(data)
         return
@@ -123,6 +124,8 @@ def info_command(name: str, as_json: bool) -> None:
     click.echo("default_config:")
     for key, value in spec.default_config.items():
         click.echo(f"  {key}: {json.dumps(value)}")
+    trainer = reg.trainers.get(spec.name) or reg.trainers.get(spec.family)
+    click.echo(f"trainer: {trainer.trainer if trainer else 'none (this plugin does not train it yet)'}")
     if spec.weights:
         w = spec.weights
         click.echo(f"weights: {w.repo_id}@{w.revision} (licence {w.license})")

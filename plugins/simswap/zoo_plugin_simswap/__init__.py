@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from zoo_core.hookspecs import Register, hookimpl
-from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, TrainerSpec
 from zoo_plugin_simswap.config import CONFIG_224, CONFIG_512
 
 PAPER = PaperRef(
@@ -70,3 +70,9 @@ def register_models(register: Register) -> None:
                 ),
             )
         )
+
+
+@hookimpl
+def register_trainers(register: Register) -> None:
+    register(TrainerSpec(name="simswap", trainer="zoo_plugin_simswap.train:SimSwapTrainer",
+                         description="SimSwap losses (survey Eq. 1-8) on the core engine"))

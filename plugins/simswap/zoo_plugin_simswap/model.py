@@ -188,6 +188,11 @@ class SimSwap(nn.Module):
         self.identity_encoder.eval()
         return self
 
+    def forward(self, target: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """The generator on ``target`` crops with identity codes ``latent`` (the training path,
+        so that a DistributedDataParallel wrapper sees the call)."""
+        return self.generator(target, latent)
+
     def identity(self, source: torch.Tensor) -> torch.Tensor:
         """L2-normalised ArcFace code (N, 512) of [0, 1] source crops, as the test scripts compute it."""
         return self.identity_encoder(source)

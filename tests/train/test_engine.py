@@ -96,6 +96,9 @@ def ema_plugin(example_plugin):
     class WithEma(ExampleTrainer):
         ema = {"swapper": 0.5}
 
+        def build_schedulers(self, optimizers):
+            return {"generator": torch.optim.lr_scheduler.StepLR(optimizers["generator"], step_size=2, gamma=0.1)}
+
     import types
 
     module = types.ModuleType("zoo_test_ema_trainer")
@@ -112,7 +115,7 @@ def ema_plugin(example_plugin):
     sys.modules.pop("zoo_test_ema_trainer", None)
 
 
-def test_ema_accumulation_and_bf16(ema_plugin, aligned, tmp_path):
+def test_ema_scheduler_accumulation_and_bf16(ema_plugin, aligned, tmp_path):
     engine = Engine(options(aligned, tmp_path / "run", max_steps=4, grad_accum=2, mixed_precision="bf16"))
     assert type(engine.trainer).__name__ == "WithEma"  # the variant's trainer wins over the family's
     final = engine.run()
@@ -121,6 +124,8 @@ def test_ema_accumulation_and_bf16(ema_plugin, aligned, tmp_path):
     shadow = engine.ema["swapper"].shadow.state_dict()
     assert all(torch.allclose(exported[k], shadow[k]) for k in shadow)
     assert any(not torch.allclose(live[k], shadow[k]) for k in live)  # the export is the average
+    lr = engine.optimizers["generator"].param_groups[0]["lr"]
+    assert lr == pytest.approx(3e-3 * 0.1**2)  # the scheduler stepped once per optimizer step
 
 
 def test_bad_configs_are_clear(example_plugin, aligned, tmp_path):

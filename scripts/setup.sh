@@ -18,11 +18,17 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check)
 # shellcheck disable=SC2086  # torch_spec may carry pip options on purpose
 "${pip[@]}" install --quiet $torch_spec
 "${pip[@]}" install --quiet -e ".[test]"
+# One pip call for all plugins, so plugins that depend on each other (cvae-gan on simswap)
+# resolve to the local folders instead of the package index.
+plugin_args=()
 for plugin in plugins/*/; do
   if [ -f "$plugin/pyproject.toml" ]; then
-    "${pip[@]}" install --quiet -e "$plugin"
+    plugin_args+=(-e "$plugin")
   fi
 done
+if [ ${#plugin_args[@]} -gt 0 ]; then
+  "${pip[@]}" install --quiet "${plugin_args[@]}"
+fi
 
 .venv/bin/zoo plugins
 .venv/bin/zoo list

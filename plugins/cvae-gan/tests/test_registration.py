@@ -1,0 +1,86 @@
+"""The CVAE-GAN spec as registered, its configuration checks, and a start-up that never imports
+torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from zoo_core import registry
+from zoo_core.errors import ZooError
+from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
+
+
+def test_variant_and_its_spec(cvae_gan_plugin):
+    assert registry.list_models("cvae-gan-*") == ["cvae-gan-224"]
+    spec = registry.get_model_spec("cvae-gan-224")
+    assert (spec.family, spec.resolution, spec.plugin) == ("cvae-gan", 224, "zoo-plugin-cvae-gan")
+    assert spec.capabilities == frozenset({"swap"}) and spec.template == "ffhq"
+    assert spec.identity_encoder == "simswap-arcface" and "simswap-arcface" in IDENTITY_ENCODER_PRESETS
+    assert spec.datasets == ("VGGFace2-HQ",)
+    assert spec.weights is None and not spec.pretrained  # no published zoo repository yet
+    assert spec.paper is not None and spec.paper.arxiv == "2206.11203"
+    assert spec.source_url == "https://github.com/Ailon-Island/Facke"
+    assert spec.builder == "zoo_plugin_cvae_gan.model:build"
+    config = spec.default_config
+    assert (config["latent_size"], config["image_size"], config["n_blocks"]) == (512, 224, 9)
+    assert (config["ngf"], config["max_channels"]) == (64, 512)
+    assert (config["noise"], config["deterministic"]) == ("gaussian", False)  # the paper's sampling
+    assert (config["identity_depth"], config["identity_input_size"]) == (101, 112)
+    [converter] = registry.get_converters("cvae-gan-224")
+    assert converter.function == "zoo_plugin_cvae_gan.convert:convert_official"
+    assert list(converter.roles) == ["M1", "E", "M2", "D", "identity"]
+    assert all(role.required for role in converter.roles.values())  # D is the decoder
+    assert converter.roles["D"].example == "checkpoints/CVAE_GAN/D/1468511_iter.pth"
+    assert converter.roles["identity"].example == "arcface_checkpoint.tar"
+
+
+def test_config_checks(cvae_gan_plugin):
+    with pytest.raises(ZooError, match="unknown config keys"):
+        registry.create_model("cvae-gan-224", n_block=3)
+    with pytest.raises(ValueError, match="latent_size must be 512"):
+        registry.create_model("cvae-gan-224", latent_size=256)
+    with pytest.raises(ValueError, match="image_size must be divisible by 8"):
+        registry.create_model("cvae-gan-224", image_size=36)
+    with pytest.raises(ValueError, match="noise"):
+        registry.create_model("cvae-gan-224", noise="laplace")
+
+
+def test_entry_point_of_the_installed_distribution(installed_cvae_gan: Path):
+    """pip wrote the entry point ``cvae-gan`` (a valid name: packaging's ``[\\w.-]+``)."""
+    [dist] = [d for d in metadata.distributions(path=[str(installed_cvae_gan)])
+              if d.metadata["Name"] == "zoo-plugin-cvae-gan"]
+    [entry] = dist.entry_points.select(group="zoo")
+    assert (entry.name, entry.value) == ("cvae-gan", "zoo_plugin_cvae_gan")
+    assert re.fullmatch(r"[\w.-]+", entry.name)
+    assert {r.split(">")[0] for r in dist.requires or []} >= {"zoo-core", "zoo-plugin-simswap"}
+
+
+SHOW_MODULES = (
+    "import json, sys\n"
+    "from zoo_core.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    "print('MODULES=' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize("verb", ["list", "info cvae-gan-224"])
+def test_start_up_never_imports_torch(installed_cvae_gan: Path, verb: str):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    env.update({"PYTHONPATH": str(installed_cvae_gan), "ZOO_LOAD_PLUGINS": "cvae-gan"})
+    result = subprocess.run([sys.executable, "-c", SHOW_MODULES, *verb.split()], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert "cvae-gan-224" in result.stdout, result.stderr
+    modules = set(json.loads(result.stderr.split("MODULES=")[-1]))
+    assert "zoo_plugin_cvae_gan" in modules  # loaded through its entry point ...
+    assert modules.isdisjoint({"zoo_plugin_cvae_gan.model", "zoo_plugin_cvae_gan.convert"})
+    assert not {m for m in modules if m.split(".")[0] in {"torch", "safetensors", "numpy", "zoo_plugin_simswap"}}
+    if verb != "list":
+        assert "zoo convert cvae-gan-224 M1=FILE E=FILE M2=FILE D=FILE identity=FILE" in result.stdout

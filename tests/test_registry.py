@@ -37,7 +37,7 @@ class ManyModels:
 
     @hookimpl
     def register_metrics(self, register):
-        register(MetricSpec(name="id-retrieval", builder="pkg.metrics:build", higher_is_better=True))
+        register(MetricSpec(name="toy-metric", builder="pkg.metrics:build", higher_is_better=True))
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_specs_record_their_distribution(many):
     assert registry.list_components(kind="template") == ["arcface-112", "ffhq", "infoswap-512", "simswap-224", "toy-template"]
     assert registry.get_component_spec("ffhq").plugin == "zoo-core"
     assert registry.get_registry().trainers["toy"].plugin == "zoo-test-many"
-    assert registry.get_registry().metrics["id-retrieval"].higher_is_better
+    assert registry.get_registry().metrics["toy-metric"].higher_is_better
 
 
 def test_unknown_names_are_clear(many):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zoo_core.evaluate.specs import METRIC_SPECS
 from zoo_core.faces.templates import TEMPLATES
 from zoo_core.hookspecs import Register, hookimpl
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
@@ -46,3 +47,9 @@ def register_components(register: Register) -> None:
         default_config={"jitter": 0},
         description="dlib's 128-d face recognition ResNet (offline); used to match --reference faces",
     ))
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    for spec in METRIC_SPECS:
+        register(spec)

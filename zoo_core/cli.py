@@ -18,6 +18,7 @@ import click
 
 from zoo_core import registry
 from zoo_core.errors import ZooError
+from zoo_core.evaluate.command import evaluate_command
 
 
 def _debug_enabled(ctx: click.Context | None = None) -> bool:
@@ -455,6 +456,9 @@ def prepare_data_command(source: Path, destination: Path, template: str, size: i
     report = prepare_data(source, destination, template, size, workers, detector)
     click.echo(f"aligned {report.written}, already there {report.skipped_existing}, no face {len(report.no_face)}"
                + (f" (listed in {destination / 'skipped.tsv'})" if report.no_face else ""))
+
+
+cli.add_command(evaluate_command)
 
 
 def _add_plugin_commands(group: click.Group) -> None:

@@ -415,6 +415,7 @@ def _relaunch_with_accelerate(num_processes: int) -> None:
 @click.option("--tracker", type=click.Choice(["tensorboard", "wandb", "none"]))
 @click.option("--num-workers", type=int, help="Data-loading worker processes.")
 @click.option("--cpu", is_flag=True, default=None, help="Train on the CPU even if a GPU is present.")
+@click.option("--resolution", type=int, help="Crop size fed to the model (default: the variant's resolution).")
 @click.option("--num-processes", type=int, help="Re-launch under accelerate with N processes on this machine.")
 def train_command(model_name: str, data: Path, output: Path, config_file: Path | None, overrides: tuple[str, ...],
                   num_processes: int | None, **engine: Any) -> None:

@@ -55,6 +55,7 @@ class TrainOptions(BaseModel):
     resume: str | None = Field(None, description="'latest' or a checkpoint folder")
     num_workers: int = Field(2, ge=0)
     cpu: bool = False
+    resolution: int | None = Field(None, ge=8, description="crop size fed to the model (default: the spec's)")
 
 
 class TrainingState:
@@ -201,7 +202,8 @@ class Engine:
 
     def _batches(self, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
         n = self.options.grad_accum
-        dataset = StepBatches(self.data, self.sampler, self.spec.resolution, self.accelerator.process_index)
+        size = self.options.resolution or self.spec.resolution
+        dataset = StepBatches(self.data, self.sampler, size, self.accelerator.process_index)
         indices = range(start_step * n, self.options.max_steps * n)
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=indices,
                                              num_workers=self.options.num_workers, persistent_workers=False)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from zoo_core.hookspecs import Register, hookimpl
-from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, TrainerSpec
 from zoo_plugin_cvae_gan.config import CONFIG_224
 
 PAPER = PaperRef(
@@ -71,3 +71,9 @@ def register_models(register: Register) -> None:
             ),
         )
     )
+
+
+@hookimpl
+def register_trainers(register: Register) -> None:
+    register(TrainerSpec(name="cvae-gan", trainer="zoo_plugin_cvae_gan.train:CVAEGANTrainer",
+                         description="CVAE-GAN losses (survey §2.2) on the core engine"))

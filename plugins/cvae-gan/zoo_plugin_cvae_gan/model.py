@@ -248,6 +248,14 @@ class CVAEGAN(nn.Module):
         self.identity_encoder.eval()
         return self
 
+    def forward(self, target: torch.Tensor, latent: torch.Tensor,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The training path (seen by a DistributedDataParallel wrapper): ``(fake, mu, log_var)``
+        with ``z`` sampled from the posterior by the reparameterisation trick (§2.2.1)."""
+        mu, log_var = self.generator.encode(target, latent)
+        z = reparameterize(mu, log_var, sample_noise(mu, self.config.noise, generator))
+        return self.generator.decode(z, latent), mu, log_var
+
     def identity(self, source: torch.Tensor) -> torch.Tensor:
         """L2-normalised ArcFace code (N, 512) of [0, 1] source crops, as Facke's IDExtractor."""
         return self.identity_encoder(source)

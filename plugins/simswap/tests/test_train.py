@@ -39,7 +39,7 @@ def test_paper_weights_are_the_defaults():
 
 
 def run_options(aligned: Path, output: Path, **trainer) -> TrainOptions:
-    return TrainOptions(model="simswap-224", data=aligned, output=output, max_steps=30, batch_size=4, tracker="none",
+    return TrainOptions(model="simswap-224", data=aligned, output=output, max_steps=30, batch_size=4, tracker="none", resolution=64,
                         checkpoint_every=1000, sample_every=1000, log_every=2, num_workers=0,
                         model_overrides={**TINY, "identity_input_size": 32},
                         trainer_config={"d_channels": 8, "d_layers": 3, "lr": 1e-3, "beta1": 0.5, **trainer})

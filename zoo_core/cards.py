@@ -57,6 +57,8 @@ def card_data(spec: ModelSpec, metrics: dict[str, float] | None = None) -> dict[
     }
     if spec.weights:
         data["license"] = spec.weights.license
+    elif spec.license:
+        data["license"] = spec.license
     if spec.datasets:
         data["datasets"] = list(spec.datasets)
     if metrics:

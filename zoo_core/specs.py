@@ -109,6 +109,7 @@ class ModelSpec(_Spec):
     )
     paper: PaperRef | None = None
     source_url: str | None = None
+    license: str | None = Field(None, description="licence of the official weights (SPDX-style id)")
     datasets: tuple[str, ...] = ()
     description: str = ""
     card: str | None = Field(None, description="'package:path/to/card.md' resource with the card prose")

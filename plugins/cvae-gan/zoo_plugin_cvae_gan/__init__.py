@@ -59,6 +59,7 @@ def register_models(register: Register) -> None:
             default_config=CONFIG_224.model_dump(),
             paper=PAPER,
             source_url=SOURCE_URL,
+            license="cc-by-nc-4.0",
             datasets=("VGGFace2-HQ",),
             description="Facke's CVAE-GAN at 224 px (models/CVAE): SimSwap's generator as a "
             "conditional VAE with a 28x28x512 latent and 9 AdaIN ID blocks; SimSwap's ArcFace.",

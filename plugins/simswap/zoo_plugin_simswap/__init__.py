@@ -59,6 +59,7 @@ def register_models(register: Register) -> None:
                 default_config=config.model_dump(),
                 paper=PAPER,
                 source_url=SOURCE_URL,
+                license="cc-by-nc-4.0",
                 datasets=datasets,
                 description=description,
                 converter=ConverterSpec(

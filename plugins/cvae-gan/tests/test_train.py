@@ -40,8 +40,8 @@ def test_defaults_and_kl():
 
 def test_tiny_cvae_gan_trains_and_losses_fall(cvae_gan_plugin, aligned, tmp_path):
     run = tmp_path / "run"
-    options = TrainOptions(model="cvae-gan-224", data=aligned, output=run, max_steps=30, batch_size=4, tracker="none",
-                           resolution=32, checkpoint_every=1000, sample_every=1000, log_every=2, num_workers=0,
+    options = TrainOptions(model="cvae-gan-224", data=aligned, output=run, max_steps=60, batch_size=4, tracker="none",
+                           resolution=32, checkpoint_every=1000, sample_every=1000, log_every=4, num_workers=0,
                            model_overrides=TINY, trainer_config={"d_channels": 8, "d_layers": 2, "lr": 1e-3, "beta1": 0.5})
     final = train(options)
     rows = [json.loads(line) for line in (run / "losses.jsonl").read_text().splitlines()]

@@ -59,30 +59,33 @@ class SimSwapTrainConfig(BaseModel):
 
 
 class SimSwapTrainer:
-    """Phases: generator, then discriminator (``zoo_core.protocols.Trainer``)."""
+    """Phases: generator, then discriminator (``zoo_core.protocols.Trainer``).
 
-    config_schema = SimSwapTrainConfig
+    Subclasses (CVAE-GAN) replace ``model_class``/``model_config_class`` and
+    ``generator_losses``; the discriminator side, optimizers and export are shared.
+    """
+
+    config_schema: type[BaseModel] = SimSwapTrainConfig
+    model_class: type[nn.Module] = SimSwap
+    model_config_class: type[BaseModel] = SimSwapConfig
     phases = ("generator", "discriminator")
     ema: Mapping[str, float] = {}
 
-    def __init__(self, spec: ModelSpec, model_config: dict[str, Any], config: SimSwapTrainConfig):
+    def __init__(self, spec: ModelSpec, model_config: dict[str, Any], config: Any):
         self.spec = spec
-        self.model_config = SimSwapConfig(**model_config)
+        self.model_config = self.model_config_class(**model_config)
         self.config = config
-        self.sampler = config.sampler
-        self.sampler_options = {"group": config.identity_group} if config.sampler == "identity-group" else {}
+        sampler = getattr(config, "sampler", "alternating")
+        self.sampler = sampler
+        self.sampler_options = {"group": config.identity_group} if sampler == "identity-group" else {}
         self._fake: torch.Tensor | None = None
 
     def build_networks(self) -> dict[str, nn.Module]:
-        discriminator = MultiscaleDiscriminator(
-            input_nc=3, ndf=self.config.d_channels, n_layers=self.config.d_layers, norm_layer="batch",
-            num_d=2, get_interm_feat=True, padding=1,
-        )
-        return {"swapper": SimSwap(self.spec, self.model_config), "discriminator": discriminator}
+        return {"swapper": self.model_class(self.spec, self.model_config), "discriminator": build_discriminator(self.config)}
 
     def build_optimizers(self, networks: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
         betas = (self.config.beta1, self.config.beta2)
-        generator = _inner(networks["swapper"]).generator
+        generator = unwrap(networks["swapper"]).generator
         return {
             "generator": torch.optim.Adam(generator.parameters(), lr=self.config.lr, betas=betas),
             "discriminator": torch.optim.Adam(networks["discriminator"].parameters(), lr=self.config.lr, betas=betas),
@@ -93,43 +96,65 @@ class SimSwapTrainer:
 
     def step(self, phase: str, batch: Mapping[str, torch.Tensor], networks: Mapping[str, nn.Module],
              step: int) -> dict[str, torch.Tensor]:
-        swapper, discriminator = networks["swapper"], networks["discriminator"]
-        source, target = batch["source"], batch["target"]
         if phase == "generator":
-            model = _inner(swapper)
-            with torch.no_grad():
-                latent = model.identity(source)
-            fake = swapper(target, latent)
+            losses, fake = self.generator_losses(batch, networks)
             self._fake = fake.detach()
-            fake_out, real_out = discriminator(fake), discriminator(target)
-            adversarial = hinge_g_loss(fake_out)
-            layers = FEATURE_MATCHING[self.config.feature_matching]
-            matching = feature_matching_loss(fake_out, real_out, layers=layers) if layers is not None else fake.new_zeros(())
-            id_loss = identity_loss(model.identity(fake), latent)
-            reconstruction = masked_reconstruction_loss(fake, target, batch["same"])
-            total = (adversarial + self.config.lambda_fm * matching + self.config.lambda_id * id_loss
-                     + self.config.lambda_rec * reconstruction)
-            return {"total": total, "adversarial": adversarial.detach(), "feature_matching": matching.detach(),
-                    "identity": id_loss.detach(), "reconstruction": reconstruction.detach()}
-        fake = self._fake if self._fake is not None else _inner(swapper).swap(source, target).detach()
+            return losses
+        source, target = batch["source"], batch["target"]
+        fake = self._fake if self._fake is not None else unwrap(networks["swapper"]).swap(source, target).detach()
+        discriminator = networks["discriminator"]
         hinge = hinge_d_loss(discriminator(target), discriminator(fake))
         penalty = gradient_penalty(discriminator, target, fake)
         total = hinge + self.config.lambda_gp * penalty
         return {"total": total, "hinge": hinge.detach(), "gradient_penalty": penalty.detach()}
 
+    def generator_losses(self, batch: Mapping[str, torch.Tensor],
+                         networks: Mapping[str, nn.Module]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """SimSwap's generator objective (survey Eq. 1); returns the losses and the swap."""
+        source, target = batch["source"], batch["target"]
+        model = unwrap(networks["swapper"])
+        with torch.no_grad():
+            latent = model.identity(source)
+        fake = networks["swapper"](target, latent)
+        adversarial, matching = self.adversarial_losses(fake, target, networks["discriminator"])
+        id_loss = identity_loss(model.identity(fake), latent)
+        reconstruction = masked_reconstruction_loss(fake, target, batch["same"])
+        total = (adversarial + self.config.lambda_fm * matching + self.config.lambda_id * id_loss
+                 + self.config.lambda_rec * reconstruction)
+        losses = {"total": total, "adversarial": adversarial.detach(), "feature_matching": matching.detach(),
+                  "identity": id_loss.detach(), "reconstruction": reconstruction.detach()}
+        return losses, fake
+
+    def adversarial_losses(self, fake: torch.Tensor, target: torch.Tensor,
+                           discriminator: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hinge generator loss and the configured feature matching (0 for nFM)."""
+        fake_out, real_out = discriminator(fake), discriminator(target)
+        layers = FEATURE_MATCHING[self.config.feature_matching]
+        matching = feature_matching_loss(fake_out, real_out, layers=layers) if layers is not None else fake.new_zeros(())
+        return hinge_g_loss(fake_out), matching
+
     def sample_grid(self, batch: Mapping[str, torch.Tensor], networks: Mapping[str, nn.Module]) -> torch.Tensor:
-        model = _inner(networks["swapper"])
+        model = unwrap(networks["swapper"])
         was_training = model.training
         model.eval()
-        swapped = model.swap(batch["source"], batch["target"])
+        swapped = self.sample_swap(model, batch["source"], batch["target"])
         model.train(was_training)
         rows = [torch.cat([s, t, w], dim=2) for s, t, w in zip(batch["source"], batch["target"], swapped, strict=True)]
         return torch.cat(rows, dim=1)
 
-    def export(self, networks: Mapping[str, nn.Module]) -> SimSwap:
-        return _inner(networks["swapper"])
+    def sample_swap(self, model: nn.Module, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return model.swap(source, target)
+
+    def export(self, networks: Mapping[str, nn.Module]) -> nn.Module:
+        return unwrap(networks["swapper"])
 
 
-def _inner(module: nn.Module) -> Any:
+def build_discriminator(config: Any) -> MultiscaleDiscriminator:
+    """SimSwap's two discriminators: D1 on the image, D2 on its average-pooled half."""
+    return MultiscaleDiscriminator(input_nc=3, ndf=config.d_channels, n_layers=config.d_layers, norm_layer="batch",
+                                   num_d=2, get_interm_feat=True, padding=1)
+
+
+def unwrap(module: nn.Module) -> Any:
     """The module inside a DistributedDataParallel wrapper."""
     return getattr(module, "module", module)

@@ -8,14 +8,77 @@ freshly built model, which is then saved with its card.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import WeightsError, ZooError
 from zoo_core.hub import load_state_dict_strict, save_pretrained
 from zoo_core.registry import build_model, get_converters, get_model_spec, merged_config, resolve
 from zoo_core.serialization import read_checkpoint, sha256_file
 from zoo_core.specs import ConverterSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+OPTIONAL_SUFFIX = ".num_batches_tracked"
+"""State-dict entries that checkpoints older than PyTorch 0.4.1 lack; filled with 0."""
+
+
+def few_keys(keys: list[str], n: int = 6) -> str:
+    """The first ``n`` keys for an error message, with the total when there are more."""
+    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def strip_wrapper_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str, Any]:
+    """Drop a prefix that every key carries (``module.`` of a saved DataParallel)."""
+    if state and all(key.startswith(prefix) for key in state):
+        return {key[len(prefix):]: value for key, value in state.items()}
+    return dict(state)
+
+
+def rename_checked(
+    role: str,
+    state: Mapping[str, torch.Tensor],
+    mapping: Mapping[str, str],
+    expected: Mapping[str, torch.Tensor],
+    hint: str,
+    *,
+    note: str | None = None,
+    shape_detail: Callable[[str, torch.Tensor], str] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Rename an official state dict with ``mapping`` (official key -> ours), checking every
+    name and shape against ``expected`` (our model's state dict, e.g. built on the meta device).
+
+    Errors name the role, ``hint`` (what the file should be) and a few offending keys; ``note``
+    is listed first for key mismatches, ``shape_detail(official_key, tensor)`` is appended to
+    shape mismatches. Missing ``num_batches_tracked`` buffers are filled with 0.
+    """
+    import torch
+
+    unexpected = [key for key in state if key not in mapping]
+    missing = [key for key in mapping if key not in state and not key.endswith(OPTIONAL_SUFFIX)]
+    if unexpected or missing:
+        parts = [note] if note else []
+        if missing:
+            parts.append(f"missing official keys: {few_keys(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {few_keys(unexpected)}")
+        raise WeightsError(f"{role} checkpoint does not match {hint}: {'; '.join(parts)}")
+    result = {}
+    for official, ours in mapping.items():
+        if official not in state:  # a num_batches_tracked buffer of an old checkpoint
+            result[ours] = torch.zeros((), dtype=torch.long)
+            continue
+        tensor = state[official]
+        if tuple(tensor.shape) != tuple(expected[ours].shape):
+            detail = shape_detail(official, tensor) if shape_detail else ""
+            raise WeightsError(
+                f"{role} checkpoint does not match {hint}: {official!r} has shape "
+                f"{tuple(tensor.shape)}, expected {tuple(expected[ours].shape)}{detail}"
+            )
+        result[ours] = tensor
+    return result
 
 
 def select_converter(name: str, converter: str | None = None) -> ConverterSpec:

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from zoo_plugin_simswap.convert import IDENTITY_PREFIXES
+from zoo_plugin_simswap.convert import identity_state
 
-from zoo_core.errors import WeightsError
+from zoo_core.convert import few_keys, rename_checked, strip_wrapper_prefix
 from zoo_plugin_cvae_gan.config import N_DOWNSAMPLING, CVAEGANConfig
 from zoo_plugin_cvae_gan.model import CVAEGANGenerator, build_identity
 
@@ -36,7 +36,6 @@ GENERATOR_ROLES = ("M1", "E", "M2", "D")
 
 _BATCH_NORM = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 _PARAMS = ("weight", "bias")
-_OPTIONAL_SUFFIX = ".num_batches_tracked"
 _IDENTITY_ANCHOR = "conv1.weight"
 
 # a key only one kind of file has -> what the file is (for errors about swapped roles)
@@ -81,10 +80,6 @@ def official_key_maps(config: CVAEGANConfig) -> dict[str, dict[str, str]]:
     return maps
 
 
-def _few(keys: list[str], n: int = 6) -> str:
-    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
-
-
 def _looks_like(state: Mapping[str, torch.Tensor]) -> str | None:
     for key, what in _SIGNATURES:
         if any(k.endswith(key) for k in state):
@@ -92,63 +87,20 @@ def _looks_like(state: Mapping[str, torch.Tensor]) -> str | None:
     return None
 
 
-def _rename(
-    role: str,
-    state: Mapping[str, torch.Tensor],
-    mapping: Mapping[str, str],
-    expected: Mapping[str, torch.Tensor],
-    hint: str,
-) -> dict[str, torch.Tensor]:
-    """Rename ``state`` with ``mapping``, checking names and shapes against ``expected``."""
-    unexpected = [key for key in state if key not in mapping]
-    missing = [key for key in mapping if key not in state and not key.endswith(_OPTIONAL_SUFFIX)]
-    if unexpected or missing:
-        parts = []
-        what = _looks_like(state)
-        if what is not None and not hint.startswith(what):
-            parts.append(f"the file looks like {what}")
-        if missing:
-            parts.append(f"missing official keys: {_few(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_few(unexpected)}")
-        raise WeightsError(f"{role} checkpoint does not match {hint}: {'; '.join(parts)}")
-    result = {}
-    for official, ours in mapping.items():
-        if official not in state:  # a num_batches_tracked buffer of an old checkpoint
-            result[ours] = torch.zeros((), dtype=torch.long)
-            continue
-        tensor = state[official]
-        if tuple(tensor.shape) != tuple(expected[ours].shape):
-            detail = ""
-            if official == "emb.0.weight" and tensor.ndim == 2:
-                detail = f" (M1 maps the code to {tensor.shape[0]} pixels; set image_size to match)"
-            raise WeightsError(
-                f"{role} checkpoint does not match {hint}: {official!r} has shape "
-                f"{tuple(tensor.shape)}, expected {tuple(expected[ours].shape)}{detail}"
-            )
-        result[ours] = tensor
-    return result
-
-
-def _strip_module(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    if state and all(key.startswith("module.") for key in state):
-        return {key[len("module."):]: value for key, value in state.items()}
-    return dict(state)
-
-
-def _identity_state(state: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, torch.Tensor]]:
-    """The ArcFace keys of either pickle format, with the prefix they were found under."""
-    for prefix in IDENTITY_PREFIXES:
-        if prefix + _IDENTITY_ANCHOR in state:
-            if not prefix:
-                return prefix, dict(state)
-            return prefix, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+def _note(state: Mapping[str, torch.Tensor], hint: str) -> str | None:
     what = _looks_like(state)
-    found = f"it looks like {what}" if what else f"found {_few(sorted(state), 4)}"
-    raise WeightsError(
-        "identity checkpoint holds no SimSwap ArcFace: expected 'conv1.weight' (2023 "
-        f"arcface_checkpoint.tar) or 'model.module.conv1.weight' (earlier release); {found}"
-    )
+    return f"the file looks like {what}" if what is not None and not hint.startswith(what) else None
+
+
+def _m1_detail(official: str, tensor: torch.Tensor) -> str:
+    if official == "emb.0.weight" and tensor.ndim == 2:
+        return f" (M1 maps the code to {tensor.shape[0]} pixels; set image_size to match)"
+    return ""
+
+
+def _describe_identity(state: Mapping[str, torch.Tensor]) -> str:
+    what = _looks_like(state)
+    return f"it looks like {what}" if what else f"found {few_keys(sorted(state), 4)}"
 
 
 def convert_official(
@@ -169,12 +121,14 @@ def convert_official(
     }
     state: dict[str, torch.Tensor] = {}
     for role, mapping in official_key_maps(cfg).items():
-        state.update(_rename(role, _strip_module(checkpoints[role]), mapping, expected, hints[role]))
+        official = strip_wrapper_prefix(checkpoints[role])
+        state.update(rename_checked(role, official, mapping, expected, hints[role],
+                                    note=_note(official, hints[role]), shape_detail=_m1_detail))
 
-    prefix, identity = _identity_state(checkpoints["identity"])
+    prefix, identity = identity_state(checkpoints["identity"], _describe_identity)
     backbone_keys = [k[len("identity_encoder.backbone."):] for k in expected if k.startswith("identity_encoder.")]
     where = f"under '{prefix}'" if prefix else "at the top level"
     hint = f"SimSwap's ArcFace IR-SE ResNet-{cfg.identity_depth} (keys {where})"
     mapping = {k: f"identity_encoder.backbone.{k}" for k in backbone_keys}
-    state.update(_rename("identity", identity, mapping, expected, hint))
+    state.update(rename_checked("identity", identity, mapping, expected, hint, note=_note(identity, hint)))
     return state

@@ -30,10 +30,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
-from zoo_plugin_simswap.model import DownStage, IDBlock, UpStage
+from zoo_plugin_simswap.model import DownStage, FirstLayer, IDBlock, UpStage, build_identity
 
-from zoo_core.nets.identity import IdentityEncoder, build_identity_encoder
-from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 from zoo_core.specs import ModelSpec
 from zoo_plugin_cvae_gan.config import CVAEGANConfig, NoiseKind
 
@@ -51,7 +49,6 @@ __all__ = [
     "sample_noise",
 ]
 
-IDENTITY_PRESET = "simswap-arcface"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -91,18 +88,6 @@ class IdentityEmbedding(nn.Module):
         side = self.image_size
         channel = F.relu(self.norm(self.linear(latent))).view(-1, 1, side, side)
         return torch.cat([image, channel], dim=1)
-
-
-class FirstLayer(nn.Module):
-    """E's ``conv1``: reflection pad 3, 7x7 conv, BatchNorm, ReLU."""
-
-    def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel_size=7, padding=3, padding_mode="reflect")
-        self.norm = nn.BatchNorm2d(out_ch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.norm(self.conv(x)))
 
 
 class LatentHead(nn.Module):
@@ -218,14 +203,6 @@ class CVAEGANGenerator(nn.Module):
         return self.decode(z, latent)
 
 
-def build_identity(config: CVAEGANConfig) -> IdentityEncoder:
-    """SimSwap's ArcFace (zoo_core preset ``simswap-arcface``), which Facke's IDExtractor loads."""
-    preset = IDENTITY_ENCODER_PRESETS[IDENTITY_PRESET].model_dump()
-    return build_identity_encoder(
-        {**preset, "depth": config.identity_depth, "input_size": config.identity_input_size}
-    )
-
-
 class CVAEGAN(nn.Module):
     """Implements ``zoo_core.protocols.SwapModel`` on aligned crops at ``config.image_size``.
 
@@ -239,7 +216,7 @@ class CVAEGAN(nn.Module):
         self.spec = spec
         self.config = config
         self.generator = CVAEGANGenerator(config)
-        self.identity_encoder = build_identity(config)
+        self.identity_encoder = build_identity(config)  # SimSwap's ArcFace, which Facke's IDExtractor loads
         self.identity_encoder.requires_grad_(False)
         self.identity_encoder.eval()
 

@@ -17,11 +17,12 @@ official key is a :class:`~zoo_core.errors.WeightsError` naming the keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
+from zoo_core.convert import few_keys, rename_checked, strip_wrapper_prefix
 from zoo_core.errors import WeightsError
 from zoo_plugin_simswap.config import SimSwapConfig
 from zoo_plugin_simswap.model import SimSwapGenerator, build_identity
@@ -35,7 +36,6 @@ __all__ = [
 
 _BATCH_NORM = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 _CONV = ("weight", "bias")
-_OPTIONAL_SUFFIX = ".num_batches_tracked"
 
 IDENTITY_PREFIXES = ("model.module.", "module.", "model.", "")
 """Where the ArcFace keys may sit in ``arcface_checkpoint.tar``, most specific first."""
@@ -86,48 +86,6 @@ def generator_key_map(config: SimSwapConfig) -> dict[str, str]:
     return mapping
 
 
-def _few(keys: list[str], n: int = 6) -> str:
-    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
-
-
-def _rename(
-    role: str,
-    state: Mapping[str, torch.Tensor],
-    mapping: Mapping[str, str],
-    expected: Mapping[str, torch.Tensor],
-    hint: str,
-) -> dict[str, torch.Tensor]:
-    """Rename ``state`` with ``mapping``, checking names and shapes against ``expected``."""
-    unexpected = [key for key in state if key not in mapping]
-    missing = [key for key in mapping if key not in state and not key.endswith(_OPTIONAL_SUFFIX)]
-    if unexpected or missing:
-        parts = []
-        if missing:
-            parts.append(f"missing official keys: {_few(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_few(unexpected)}")
-        raise WeightsError(f"{role} checkpoint does not match {hint}: {'; '.join(parts)}")
-    result = {}
-    for official, ours in mapping.items():
-        if official not in state:  # a num_batches_tracked buffer of an old checkpoint
-            result[ours] = torch.zeros((), dtype=torch.long)
-            continue
-        tensor = state[official]
-        if tuple(tensor.shape) != tuple(expected[ours].shape):
-            raise WeightsError(
-                f"{role} checkpoint does not match {hint}: {official!r} has shape "
-                f"{tuple(tensor.shape)}, expected {tuple(expected[ours].shape)}"
-            )
-        result[ours] = tensor
-    return result
-
-
-def _strip_module(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    if state and all(key.startswith("module.") for key in state):
-        return {key[len("module."):]: value for key, value in state.items()}
-    return dict(state)
-
-
 def _generator_hint(config: SimSwapConfig, state: Mapping[str, torch.Tensor]) -> str:
     kind = {3: "224 (fs_networks.py)", 4: "512 (fs_networks_512.py)"}.get(config.n_downsampling, "")
     hint = f"a SimSwap {kind} generator with n_blocks={config.n_blocks}, deep={config.deep}".replace("  ", " ")
@@ -138,17 +96,20 @@ def _generator_hint(config: SimSwapConfig, state: Mapping[str, torch.Tensor]) ->
     return hint
 
 
-def _identity_state(state: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, torch.Tensor]]:
-    """The ArcFace keys of either pickle format, with the prefix they were found under."""
+def identity_state(
+    state: Mapping[str, torch.Tensor], describe: Callable[[Mapping[str, torch.Tensor]], str] | None = None
+) -> tuple[str, dict[str, torch.Tensor]]:
+    """The ArcFace keys of either ``arcface_checkpoint.tar`` format, with the prefix they were
+    found under; ``describe(state)`` says what the file holds instead when there is none."""
     for prefix in IDENTITY_PREFIXES:
         if prefix + _IDENTITY_ANCHOR in state:
             if not prefix:
                 return prefix, dict(state)
             return prefix, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    shown = _few(sorted(state), 4)
+    found = describe(state) if describe else f"found {few_keys(sorted(state), 4)}"
     raise WeightsError(
         "identity checkpoint holds no SimSwap ArcFace: expected 'conv1.weight' (2023 "
-        f"arcface_checkpoint.tar) or 'model.module.conv1.weight' (earlier release); found {shown}"
+        f"arcface_checkpoint.tar) or 'model.module.conv1.weight' (earlier release); {found}"
     )
 
 
@@ -163,12 +124,12 @@ def convert_official(
             {f"identity_encoder.{k}": v for k, v in build_identity(cfg).state_dict().items()}
         )
 
-    generator = _strip_module(checkpoints["generator"])
-    state = _rename("generator", generator, generator_key_map(cfg), expected, _generator_hint(cfg, generator))
+    generator = strip_wrapper_prefix(checkpoints["generator"])
+    state = rename_checked("generator", generator, generator_key_map(cfg), expected, _generator_hint(cfg, generator))
 
-    prefix, identity = _identity_state(checkpoints["identity"])
+    prefix, identity = identity_state(checkpoints["identity"])
     backbone_keys = [k[len("identity_encoder.backbone."):] for k in expected if k.startswith("identity_encoder.")]
     where = f"under '{prefix}'" if prefix else "at the top level"
     hint = f"SimSwap's ArcFace IR-SE ResNet-{cfg.identity_depth} (keys {where})"
-    state.update(_rename("identity", identity, {k: f"identity_encoder.backbone.{k}" for k in backbone_keys}, expected, hint))
+    state.update(rename_checked("identity", identity, {k: f"identity_encoder.backbone.{k}" for k in backbone_keys}, expected, hint))
     return state

@@ -157,8 +157,9 @@ class SimSwapGenerator(nn.Module):
         return (self.last_layer(x) + 1) / 2
 
 
-def build_identity(config: SimSwapConfig) -> IdentityEncoder:
-    """SimSwap's ArcFace (zoo_core preset ``simswap-arcface``) at the configured depth/size."""
+def build_identity(config: Any) -> IdentityEncoder:
+    """SimSwap's ArcFace (zoo_core preset ``simswap-arcface``) at ``config.identity_depth`` and
+    ``config.identity_input_size`` (any config with those fields: CVAE-GAN reuses it)."""
     preset = IDENTITY_ENCODER_PRESETS[IDENTITY_PRESET].model_dump()
     return build_identity_encoder(
         {**preset, "depth": config.identity_depth, "input_size": config.identity_input_size}

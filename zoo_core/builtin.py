@@ -5,8 +5,9 @@ from __future__ import annotations
 from zoo_core.evaluate.specs import METRIC_SPECS
 from zoo_core.faces.templates import TEMPLATES
 from zoo_core.hookspecs import Register, hookimpl
+from zoo_core.nets.flame_config import DECA_COARSE
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
-from zoo_core.specs import ComponentSpec
+from zoo_core.specs import ComponentSpec, ConverterSpec, RoleSpec
 
 _ENCODER_NOTES = {
     "arcface-iresnet50": "insightface arcface_torch iresnet50, 112 px aligned crops in [-1, 1]",
@@ -47,6 +48,28 @@ def register_components(register: Register) -> None:
         default_config={"jitter": 0},
         description="dlib's 128-d face recognition ResNet (offline); used to match --reference faces",
     ))
+    register(ComponentSpec(
+        name="deca-flame-encoder", kind="3dmm_estimator", builder="zoo_core.nets.flame_encoder:build_flame_encoder",
+        default_config=DECA_COARSE.model_dump(mode="json"),
+        description="DECA's coarse encoder E_flame (ResNet-50 -> FLAME shape/expression/pose/camera/light "
+        "parameters) on DECA's 224 px landmark crops; weights: zoo convert deca-flame-encoder model=deca_model.tar",
+    ))
+
+
+CONVERTERS: tuple[ConverterSpec, ...] = (
+    ConverterSpec(
+        name="deca-flame-encoder", target="deca-flame-encoder", function="zoo_core.nets.flame_encoder:convert_deca",
+        roles={"model": RoleSpec(description="DECA's released model (yfeng95/DECA, data/)", example="deca_model.tar")},
+        description="DECA deca_model.tar -> the E_flame FLAME-parameter regressor",
+    ),
+)
+"""Converters of the core's own components (official file -> component folder)."""
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    for spec in CONVERTERS:
+        register(spec)
 
 
 @hookimpl

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core.errors import WeightsError, ZooError
 from zoo_core.hub import load_state_dict_strict, save_pretrained
-from zoo_core.registry import build_model, get_converters, get_model_spec, merged_config, resolve
+from zoo_core.registry import (
+    build_model,
+    create_component,
+    get_component_spec,
+    get_converters,
+    get_model_spec,
+    get_registry,
+    merged_config,
+    resolve,
+)
 from zoo_core.serialization import read_checkpoint, sha256_file
 from zoo_core.specs import ConverterSpec
 
@@ -119,19 +128,27 @@ def convert(
     converter: str | None = None,
     config_overrides: dict[str, Any] | None = None,
 ) -> Path:
-    """Convert official checkpoint files (``role -> path``) into a zoo folder at ``output``."""
-    spec = get_model_spec(name)
+    """Convert official checkpoint files (``role -> path``) into a zoo folder at ``output``:
+    a model folder, or a component folder (``zoo_core.component_weights``) when ``name`` is a
+    registered component with a converter."""
+    registry = get_registry()
+    is_component = name not in registry.models and name in registry.components
+    spec = get_component_spec(name) if is_component else get_model_spec(name)
     chosen = select_converter(name, converter)
     paths = {role: Path(path) for role, path in files.items()}
     check_roles(chosen, paths)
     checkpoints = {role: read_checkpoint(path) for role, path in paths.items()}
     config = merged_config(spec, config_overrides or {})
     state = resolve(chosen.function, f"converter {chosen.name!r}")(checkpoints, config)
-    model = build_model(spec, config)
+    model = create_component(name, **config) if is_component else build_model(spec, config)
     origin = ", ".join(f"{role}={path}" for role, path in paths.items())
     load_state_dict_strict(model, state, f"converted from {origin}")
     provenance = {
         "converter": chosen.name,
         "files": {role: {"name": path.name, "sha256": sha256_file(path)} for role, path in paths.items()},
     }
+    if is_component:
+        from zoo_core.component_weights import save_component
+
+        return save_component(model, name, output, config=config, provenance=provenance)
     return save_pretrained(model, output, provenance=provenance)

@@ -78,6 +78,22 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         paper="InfoSwap Table 1, StyleFace Table 1, MFIM Table 2 (pose)",
     ),
     MetricSpec(
+        name="shape",
+        builder="zoo_core.evaluate.flame_metrics:build_shape_error",
+        higher_is_better=False,
+        description="face-shape error: L2 distance of the FLAME shape parameters of swap and source "
+        "(DECA's coarse encoder; needs its converted weights: shape.weights=DIR)",
+        paper="StyleFace (ECCV 2022) Table 1 (shape); MFIM (ECCV 2022) Tables 2 and 4 (Shape)",
+    ),
+    MetricSpec(
+        name="expression",
+        builder="zoo_core.evaluate.flame_metrics:build_expression_error",
+        higher_is_better=False,
+        description="expression error: L2 distance of the FLAME expression parameters of swap and target "
+        "(DECA's coarse encoder; needs its converted weights: expression.weights=DIR)",
+        paper="InfoSwap Table 1, StyleFace Table 1, MFIM Tables 2 and 4 (Expression)",
+    ),
+    MetricSpec(
         name="fid",
         builder=f"{_M}:build_fid",
         higher_is_better=False,
@@ -88,6 +104,9 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
 )
 """Every metric the core registers, in report order."""
 
-DEFAULT_METRICS: tuple[str, ...] = tuple(spec.name for spec in METRIC_SPECS if spec.name != "fid")
+EXTERNAL_WEIGHTS_METRICS = frozenset({"fid", "shape", "expression"})
+"""Metrics that need weights from elsewhere (torch-fidelity's Inception, DECA's encoder)."""
+
+DEFAULT_METRICS: tuple[str, ...] = tuple(spec.name for spec in METRIC_SPECS if spec.name not in EXTERNAL_WEIGHTS_METRICS)
 """What ``zoo evaluate`` computes without ``--metrics``: every metric that needs no external
-model (FID needs torch-fidelity and its Inception weights, so it is only run when asked)."""
+model (FID, shape and expression need weights from elsewhere, so they run only when asked)."""

@@ -53,6 +53,22 @@ def test_plain_pickle_with_os_system_at_top_level(tmp_path):
     assert not marker.exists()
 
 
+def test_raw_pickle_and_legacy_format_never_run_code(tmp_path):
+    """torch's legacy reader calls ``pickle_module.load`` itself (magic number first): a raw
+    pickle (``pickle.dump``, as NVIDIA's network pickles) or a legacy-format file must not run."""
+    marker = tmp_path / "executed"
+    raw = tmp_path / "network.pkl"
+    with raw.open("wb") as handle:
+        pickle.dump({"G_ema": Payload(marker), "w": torch.zeros(2)}, handle)
+    with pytest.raises(WeightsError):
+        read_checkpoint(raw)
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"state": SmallNet().state_dict(), "payload": Payload(marker)}, legacy,
+               _use_new_zipfile_serialization=False)
+    assert "state.conv.weight" in read_checkpoint(legacy)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("zipfile", [True, False], ids=["zip", "legacy"])
 def test_whole_module_pickle_both_formats(tmp_path, zipfile):
     """SimSwap's arcface_checkpoint.tar: a pickled nn.Module, once wrapped in DataParallel."""

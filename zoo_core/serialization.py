@@ -115,10 +115,18 @@ def _is_torch_dtype(name: str) -> bool:
     return isinstance(getattr(torch, name, None), torch.dtype)
 
 
+def _restricted_load(file: Any, **kwargs: Any) -> Any:
+    """``pickle.load`` through :class:`RestrictedUnpickler`."""
+    return RestrictedUnpickler(file, **kwargs).load()
+
+
 def _restricted_pickle_module() -> ModuleType:
+    # torch's legacy-format reader calls ``pickle_module.load`` directly (magic number, then the
+    # records); given a plain pickle, that first call unpickles the whole payload, so ``load``
+    # must be restricted too, never ``pickle.load``.
     module = ModuleType("zoo_restricted_pickle")
     module.Unpickler = RestrictedUnpickler  # type: ignore[attr-defined]
-    module.load = pickle.load  # torch.load only uses Unpickler; kept for its signature checks
+    module.load = _restricted_load  # type: ignore[attr-defined]
     module.__dict__["UnpicklingError"] = pickle.UnpicklingError
     return module
 

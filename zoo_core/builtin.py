@@ -17,6 +17,13 @@ _ENCODER_NOTES = {
     "pixel2style2pixel-irse50": "pSp's ID-loss IR-SE50: crop [35:223, 32:220] of 256, area-pooled to 112",
 }
 
+STYLEGAN2_GENERATORS = {
+    size: {"size": size, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 2, "lr_mlp": 0.01,
+           "blur_kernel": [1, 3, 3, 1], "channels": None}
+    for size in (256, 1024)
+}
+"""Config-f StyleGAN2 generators (``zoo_core.nets.stylegan2.StyleGAN2Config``, torch-free here)."""
+
 
 @hookimpl
 def register_components(register: Register) -> None:
@@ -54,6 +61,13 @@ def register_components(register: Register) -> None:
         description="DECA's coarse encoder E_flame (ResNet-50 -> FLAME shape/expression/pose/camera/light "
         "parameters) on DECA's 224 px landmark crops; weights: zoo convert deca-flame-encoder model=deca_model.tar",
     ))
+    for size, config in STYLEGAN2_GENERATORS.items():
+        register(ComponentSpec(
+            name=f"stylegan2-{size}", kind="generator", builder="zoo_core.nets.stylegan2:build_generator",
+            default_config=config,
+            description=f"StyleGAN2 config-f generator, {size} px (mapping + synthesis); weights: "
+            f"zoo convert stylegan2-{size} weights=FILE.pt (rosinality/stylegan2-pytorch)",
+        ))
 
 
 CONVERTERS: tuple[ConverterSpec, ...] = (
@@ -62,6 +76,25 @@ CONVERTERS: tuple[ConverterSpec, ...] = (
         roles={"model": RoleSpec(description="DECA's released model (yfeng95/DECA, data/)", example="deca_model.tar")},
         description="DECA deca_model.tar -> the E_flame FLAME-parameter regressor",
     ),
+    *(ConverterSpec(
+        name=f"stylegan2-{size}-rosinality", target=f"stylegan2-{size}",
+        function="zoo_core.nets.stylegan2_convert:convert_rosinality_checkpoint",
+        roles={"weights": RoleSpec(
+            description="a rosinality/stylegan2-pytorch checkpoint ({'g_ema', 'latent_avg', ...})",
+            example="stylegan2-ffhq-config-f.pt" if size == 1024 else None,
+        )},
+        description="rosinality/stylegan2-pytorch checkpoint -> its g_ema generator",
+    ) for size in STYLEGAN2_GENERATORS),
+    *(ConverterSpec(
+        name=f"stylegan2-{size}-nvidia", target=f"stylegan2-{size}",
+        function="zoo_core.nets.stylegan2_convert:convert_nvidia_pickle",
+        roles={"network": RoleSpec(
+            description="an NVlabs/stylegan2-ada-pytorch network pickle ({'G', 'D', 'G_ema', ...}, c_dim=0), "
+            "read without importing its classes",
+            example="ffhq.pkl" if size == 1024 else None,
+        )},
+        description="stylegan2-ada-pytorch snapshot -> its G_ema generator",
+    ) for size in STYLEGAN2_GENERATORS),
 )
 """Converters of the core's own components (official file -> component folder)."""
 

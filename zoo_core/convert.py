@@ -90,11 +90,16 @@ def rename_checked(
     return result
 
 
-def select_converter(name: str, converter: str | None = None) -> ConverterSpec:
-    """The converter for model ``name`` (the only one, or the one named ``converter``)."""
+def select_converter(name: str, converter: str | None = None, roles: set[str] | None = None) -> ConverterSpec:
+    """The converter for ``name``: the one named ``converter``, the only one, or the only one
+    taking exactly the given ``roles``."""
     found = get_converters(name)
     if not found:
         raise ZooError(f"no converter is registered for {name!r}; 'zoo info {name}' shows what it accepts")
+    if converter is None and roles and len(found) > 1:
+        by_roles = [spec for spec in found if set(spec.roles) == roles]
+        if len(by_roles) == 1:
+            return by_roles[0]
     if converter is None:
         if len(found) > 1:
             raise ZooError(f"{name!r} has several converters ({', '.join(c.name for c in found)}): pick one with --converter")
@@ -134,7 +139,7 @@ def convert(
     registry = get_registry()
     is_component = name not in registry.models and name in registry.components
     spec = get_component_spec(name) if is_component else get_model_spec(name)
-    chosen = select_converter(name, converter)
+    chosen = select_converter(name, converter, set(files))
     paths = {role: Path(path) for role, path in files.items()}
     check_roles(chosen, paths)
     checkpoints = {role: read_checkpoint(path) for role, path in paths.items()}

@@ -131,6 +131,50 @@ def _restricted_pickle_module() -> ModuleType:
     return module
 
 
+class _PersistentObject(InertObject):
+    """The recorded ``__dict__`` of a ``torch_utils.persistence`` object (NVlabs' StyleGAN2-ADA /
+    StyleGAN3 network pickles); its embedded module source is never compiled or run."""
+
+    pickled_name = "torch_utils.persistence._reconstruct_persistent_obj"
+
+
+def _persistent_object(meta: Any) -> _PersistentObject:
+    obj = _PersistentObject()
+    state = meta.get("state") if isinstance(meta, dict) else None
+    if isinstance(state, dict):
+        obj.__setstate__(state)
+    return obj
+
+
+def _storage_from_bytes(data: Any) -> Any:
+    """A tensor storage that a raw pickle holds as ``torch.save`` bytes, read weights-only."""
+    import io
+
+    import torch
+
+    if not isinstance(data, bytes):
+        raise pickle.UnpicklingError("a tensor storage is not stored as bytes")
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+class RawPickleUnpickler(RestrictedUnpickler):
+    """The restricted unpickler for raw ``pickle.dump`` files holding tensors: storages are read
+    weights-only and persistent networks become their recorded state; all else stays inert."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch_utils.persistence", "_reconstruct_persistent_obj"):
+            return _persistent_object
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return _storage_from_bytes
+        return super().find_class(module, name)
+
+
+def read_raw_pickle(path: str | Path) -> Any:
+    """Unpickle a raw pickle (not written by ``torch.save``) with :class:`RawPickleUnpickler`."""
+    with open(path, "rb") as handle:
+        return RawPickleUnpickler(handle).load()
+
+
 def restricted_torch_load(path: str | Path) -> Any:
     """``torch.load`` of a whole-module pickle without importing or running its classes."""
     import torch
@@ -208,7 +252,8 @@ def read_checkpoint(path: str | Path, allow_module_pickle: bool = True) -> dict[
     """Read any official checkpoint into a flat state dict, never executing pickled code.
 
     safetensors files are read directly; pickles first with ``weights_only=True``; whole-module
-    pickles (rejected by ``weights_only``) with the restricted unpickler when allowed.
+    pickles (rejected by ``weights_only``) with the restricted unpickler when allowed, and raw
+    ``pickle.dump`` files (NVlabs' StyleGAN2-ADA snapshots) with :class:`RawPickleUnpickler`.
     """
     import torch
 
@@ -226,7 +271,10 @@ def read_checkpoint(path: str | Path, allow_module_pickle: bool = True) -> dict[
         try:
             loaded = restricted_torch_load(path)
         except Exception as inner:
-            raise WeightsError(f"{path}: cannot read checkpoint: {_first_line(inner)}") from inner
+            try:  # a raw pickle (NVlabs network pickles), not a torch.save file
+                loaded = read_raw_pickle(path)
+            except Exception:
+                raise WeightsError(f"{path}: cannot read checkpoint: {_first_line(inner)}") from inner
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise WeightsError(f"{path}: truncated or corrupt checkpoint ({_first_line(error)})") from error
     state = to_state_dict(loaded)

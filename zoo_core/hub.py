@@ -75,10 +75,13 @@ def save_pretrained(
     spec: ModelSpec = model.spec
     folder = Path(save_directory)
     folder.mkdir(parents=True, exist_ok=True)
-    written = _save_weights(model.state_dict(), folder, max_shard_size)
-    for stale in folder.glob("model*.safetensors*"):
-        if stale.name not in written:
-            stale.unlink()
+    if spec.loader is not None:  # weights in the model's own layout (e.g. a diffusers pipeline), read by spec.loader
+        model.save_pretrained(folder)
+    else:
+        written = _save_weights(model.state_dict(), folder, max_shard_size)
+        for stale in folder.glob("model*.safetensors*"):
+            if stale.name not in written:
+                stale.unlink()
     write_json_atomic(
         folder / CONFIG_NAME,
         {
@@ -281,6 +284,9 @@ def weight_files(folder: Path) -> list[Path]:
         return [folder / name for name in sorted(set(weight_map.values()))]
     single = folder / WEIGHTS_NAME
     if not single.is_file():
+        nested = sorted(folder.glob("*/*.safetensors"))  # a model's own layout, e.g. diffusers' unet/
+        if nested:
+            return nested
         raise WeightsError(f"{single}: missing (no {WEIGHTS_NAME} or {WEIGHTS_INDEX_NAME} in {folder})")
     return [single]
 
@@ -339,6 +345,8 @@ def load_folder(
         config = merged_config(spec, {**data["config"], **(config_overrides or {})})
     except ZooError as error:
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
+    if spec.loader is not None:
+        return _ready(resolve(spec.loader, f"model {spec.name!r}")(spec, folder, config), device)
     with skip_weight_init():  # every parameter is overwritten by the strict load below
         model = build_model(spec, config)
     load_state_dict_strict(model, read_weights(folder), str(folder))

@@ -1,0 +1,88 @@
+"""Hook implementations of zoo-plugin-ilvr: the ILVR variants as plain data.
+
+``zoo list`` imports this module: it must not import torch, diffusers or the model modules.
+"""
+
+from __future__ import annotations
+
+from zoo_core.hookspecs import Register, hookimpl
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, TrainerSpec
+from zoo_plugin_ilvr.config import CELEBAHQ, FFHQ
+
+PAPER = PaperRef(
+    title="ILVR: Conditioning Method for Denoising Diffusion Probabilistic Models (ICCV 2021)",
+    url="https://arxiv.org/abs/2108.02938",
+    arxiv="2108.02938",
+)
+SOURCE_URL = "https://github.com/jychoi118/ilvr_adm"
+CAPABILITIES = frozenset({"swap", "diffusion", "generate"})
+
+
+@hookimpl
+def register_models(register: Register) -> None:
+    register(
+        ModelSpec(
+            name="ilvr-celebahq-256",
+            family="ilvr",
+            resolution=256,
+            builder="zoo_plugin_ilvr.model:build",
+            loader="zoo_plugin_ilvr.model:load",
+            capabilities=CAPABILITIES,
+            template="ffhq",
+            default_config=CELEBAHQ.model_dump(),
+            paper=PAPER,
+            source_url=SOURCE_URL,
+            license="apache-2.0",
+            datasets=("CelebA-HQ",),
+            description="ILVR on Ho et al.'s CelebA-HQ DDPM (diffusers repository "
+            "google/ddpm-ema-celebahq-256, fixed small variance).",
+            converter=ConverterSpec(
+                name="ilvr-celebahq-256",
+                target="ilvr-celebahq-256",
+                function="zoo_plugin_ilvr.convert:convert_diffusers_unet",
+                roles={
+                    "unet": RoleSpec(
+                        description="unet/ weights of the Hub repository google/ddpm-ema-celebahq-256",
+                        example="diffusion_pytorch_model.safetensors",
+                    )
+                },
+                description="diffusers UNet2DModel file -> ILVR pipeline folder",
+            ),
+        )
+    )
+    register(
+        ModelSpec(
+            name="ilvr-ffhq-256",
+            family="ilvr",
+            resolution=256,
+            builder="zoo_plugin_ilvr.model:build",
+            loader="zoo_plugin_ilvr.model:load",
+            capabilities=CAPABILITIES,
+            template="ffhq",
+            default_config=FFHQ.model_dump(),
+            paper=PAPER,
+            source_url=SOURCE_URL,
+            license="mit",
+            datasets=("FFHQ",),
+            description="ILVR on the official ADM FFHQ model ffhq_10m.pt (learned variance), "
+            "converted to a diffusers UNet2DModel.",
+            converter=ConverterSpec(
+                name="ilvr-ffhq-256",
+                target="ilvr-ffhq-256",
+                function="zoo_plugin_ilvr.convert:convert_adm",
+                roles={
+                    "unet": RoleSpec(
+                        description="guided-diffusion UNetModel state dict (jychoi118/ilvr_adm README models)",
+                        example="ffhq_10m.pt",
+                    )
+                },
+                description="guided-diffusion (ADM) UNetModel -> diffusers UNet2DModel pipeline folder",
+            ),
+        )
+    )
+
+
+@hookimpl
+def register_trainers(register: Register) -> None:
+    register(TrainerSpec(name="ilvr", trainer="zoo_plugin_ilvr.train:ILVRTrainer",
+                         description="DDPM fine-tuning with the improved-DDPM hybrid loss (L_simple + L_vlb)"))

@@ -321,7 +321,11 @@ class IRSEBackbone(nn.Module):
         input_size: int = 112,
         head_name: str = "output_layer",
         dropout: float = 0.6,
+        widths: tuple[int, int, int, int] = _STAGE_WIDTHS,
+        stage_units: tuple[int, int, int, int] | None = None,
     ) -> None:
+        """``widths`` / ``stage_units`` override the stage widths and unit counts (default: TreB1eN's
+        64-512 and ``IRSE_LAYERS[num_layers]``); smaller ones only serve fast tests."""
         super().__init__()
         if num_layers not in IRSE_LAYERS:
             raise ValueError(f"num_layers must be one of {sorted(IRSE_LAYERS)}, got {num_layers}")
@@ -329,11 +333,12 @@ class IRSEBackbone(nn.Module):
             raise ValueError(f"mode must be 'ir' or 'ir_se', got {mode!r}")
         self.input_size = input_size
         self.head_name = head_name
-        self.input_layer = nn.Sequential(_conv3x3(3, 64), nn.BatchNorm2d(64), nn.PReLU(64))
+        stem = widths[0]  # 64: the input layer is as wide as the first stage
+        self.input_layer = nn.Sequential(_conv3x3(3, stem), nn.BatchNorm2d(stem), nn.PReLU(stem))
         units: list[nn.Module] = []
         ends: list[int] = []
-        in_ch, size = 64, input_size
-        for blocks, width in zip(IRSE_LAYERS[num_layers], _STAGE_WIDTHS, strict=True):
+        in_ch, size = stem, input_size
+        for blocks, width in zip(stage_units or IRSE_LAYERS[num_layers], widths, strict=True):
             units.append(IRSEUnit(in_ch, width, 2, se=mode == "ir_se"))
             units += [IRSEUnit(width, width, 1, se=mode == "ir_se") for _ in range(blocks - 1)]
             ends.append(len(units))
@@ -341,10 +346,10 @@ class IRSEBackbone(nn.Module):
         self.body = nn.Sequential(*units)
         self.stage_ends: tuple[int, ...] = tuple(ends)
         head = nn.Sequential(
-            nn.BatchNorm2d(512),
+            nn.BatchNorm2d(in_ch),
             nn.Dropout(dropout),
             nn.Flatten(),
-            nn.Linear(512 * size * size, EMBEDDING_DIM),
+            nn.Linear(in_ch * size * size, EMBEDDING_DIM),
             nn.BatchNorm1d(EMBEDDING_DIM),
         )
         self.add_module(head_name, head)

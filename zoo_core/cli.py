@@ -19,6 +19,7 @@ import click
 from zoo_core import registry
 from zoo_core.errors import ZooError
 from zoo_core.evaluate.command import evaluate_command
+from zoo_core.mix_command import mix_command
 
 
 def _debug_enabled(ctx: click.Context | None = None) -> bool:
@@ -267,7 +268,10 @@ def convert_command(name: str, files: tuple[str, ...], output: Path, converter: 
     roles = _parse_assignments(files, "ROLE=FILE")
     config = {k: _parse_value(v) for k, v in _parse_assignments(overrides, "key=value").items()}
     folder = convert(name, roles, output, converter=converter, config_overrides=config)
-    click.echo(f"wrote {folder} (load it with: zoo load local-dir:{folder})")
+    if name in registry.get_registry().components and name not in registry.get_registry().models:
+        click.echo(f"wrote {folder} (component weights: zoo_core.component_weights.load_component({name!r}, {str(folder)!r}))")
+    else:
+        click.echo(f"wrote {folder} (load it with: zoo load local-dir:{folder})")
 
 
 @cli.command("push")
@@ -313,24 +317,29 @@ def _weights_label(name_or_path: str, folder: Path) -> str:
 @click.option("--color-match", is_flag=True, help="Match the swapped face's colours to the target's.")
 @click.option("--smooth", default=0.5, show_default=True, help="Video landmark smoothing: weight of the new frame (1 = off).")
 @click.option("--random-init", is_flag=True, help="Use random weights (testing the pipeline: the face content is meaningless).")
+@click.option("--set", "overrides", multiple=True,
+              help="Model config override key=value (JSON values), e.g. sampling steps of a diffusion model.")
 def swap_command(model_name: str, source: Path, target: Path, output: Path, face_index: int | None, all_faces: bool,
                  reference: Path | None, device: str, batch_size: int, seed: int | None, revision: str | None,
-                 local_files_only: bool, detector: str, color_match: bool, smooth: float, random_init: bool) -> None:
+                 local_files_only: bool, detector: str, color_match: bool, smooth: float, random_init: bool,
+                 overrides: tuple[str, ...]) -> None:
     """Swap the identity of SOURCE into the face(s) of TARGET (photo or video)."""
     from zoo_core import hub
     from zoo_core.faces.swapper import FaceSwapper, Selection
     from zoo_core.faces.video import is_video
 
     selection = Selection(face_index=face_index, all_faces=all_faces, reference=reference)
+    config = {key: _parse_value(value) for key, value in _parse_assignments(overrides, "key=value").items()}
     if random_init:
         import torch
 
         torch.manual_seed(0 if seed is None else seed)
-        model = registry.create_model(model_name).to(device).eval()
+        model = registry.create_model(model_name, **config).to(device).eval()
         weights = "random-init"
         click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
     else:
-        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None)
+        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None,
+                                             config_overrides=config or None)
         weights = _weights_label(model_name, folder)
     swapper = FaceSwapper(model, detector=detector, device=device, batch_size=batch_size, color_match=color_match,
                           weights=weights, seed=seed)
@@ -339,6 +348,79 @@ def swap_command(model_name: str, source: Path, target: Path, output: Path, face
     else:
         swapper.swap_image_file(source, target, output, selection)
     click.echo(f"wrote {output}")
+
+
+def _variant_paths(output: Path, num: int) -> list[Path]:
+    """``out.png`` for one variant, ``out-0.png`` ... ``out-{num-1}.png`` for several."""
+    if num == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{i}{output.suffix}") for i in range(num)]
+
+
+@cli.command("deid")
+@click.option("--model", "model_name", required=True, help="NAME, hf-hub:ORG/REPO[@REV] or local-dir:PATH of a model with the 'deidentify' capability.")
+@click.option("--target", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Photo or video to de-identify.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file; with --num N > 1, OUTPUT's stem gets -0 ... -(N-1).")
+@click.option("--face-index", type=int, help="De-identify the N-th face (0 = largest; faces are ordered by size times confidence).")
+@click.option("--all-faces", is_flag=True, help="De-identify every face (each gets its own virtual identity).")
+@click.option("--reference", type=click.Path(dir_okay=False, path_type=Path), help="De-identify the face most like this photo.")
+@click.option("--seed", type=int, help="Seed of the virtual identities (default: random, printed and recorded in the output's metadata).")
+@click.option("--num", default=1, show_default=True, type=click.IntRange(min=1), help="Variants with seeds SEED, SEED+1, ...")
+@click.option("--levels", help="Only these identity levels, e.g. low,mid (models whose deidentify takes 'levels', such as StyleFace).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--revision", help="Branch, tag or commit of the weights.")
+@click.option("--local-files-only", is_flag=True, help="Never download weights.")
+@click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME).")
+@click.option("--color-match", is_flag=True, help="Match the new face's colours to the original's.")
+@click.option("--smooth", default=0.5, show_default=True, help="Video landmark smoothing: weight of the new frame (1 = off).")
+@click.option("--random-init", is_flag=True, help="Use random weights seeded with 0 (testing the pipeline: the face content is meaningless).")
+def deid_command(model_name: str, target: Path, output: Path, face_index: int | None, all_faces: bool,
+                 reference: Path | None, seed: int | None, num: int, levels: str | None, device: str,
+                 revision: str | None, local_files_only: bool, detector: str, color_match: bool, smooth: float,
+                 random_init: bool) -> None:
+    """Replace the identity of the face(s) in TARGET (photo or video) by sampled virtual ones.
+
+    A video keeps one virtual identity per selected face across all its frames.
+    """
+    import inspect
+    import secrets
+
+    from zoo_core import hub
+    from zoo_core.faces.detect import create_detector
+    from zoo_core.faces.swapper import FaceDeidentifier, Selection
+    from zoo_core.faces.video import is_video
+
+    selection = Selection(face_index=face_index, all_faces=all_faces, reference=reference)
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+        click.echo(f"seed: {seed}", err=True)
+    if random_init:
+        import torch
+
+        if "deidentify" not in registry.get_model_spec(model_name).capabilities:
+            raise ZooError(f"--model {model_name}: this model cannot de-identify (no 'deidentify' capability)")
+        torch.manual_seed(0)  # the weights do not depend on --seed, which only picks identities
+        model = registry.create_model(model_name).to(device).eval()
+        weights = "random-init"
+        click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
+    else:
+        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None)
+        weights = _weights_label(model_name, folder)
+    options: dict[str, Any] = {}
+    if levels is not None:
+        if "levels" not in inspect.signature(model.deidentify).parameters:
+            raise ZooError(f"--levels: {model.spec.name} has no identity levels to choose from")
+        options["levels"] = tuple(part.strip() for part in levels.split(","))
+    faces = create_detector(detector)
+    for variant, path in enumerate(_variant_paths(output, num)):
+        worker = FaceDeidentifier(model, seed + variant, options, detector=faces, device=device,
+                                  color_match=color_match, weights=weights)
+        if is_video(target):
+            worker.deidentify_video(target, path, selection, smooth=smooth)
+        else:
+            worker.deidentify_image_file(target, path, selection)
+        click.echo(f"wrote {path} (seed {seed + variant})")
 
 
 @cli.command("inspect")
@@ -460,6 +542,7 @@ def prepare_data_command(source: Path, destination: Path, template: str, size: i
 
 
 cli.add_command(evaluate_command)
+cli.add_command(mix_command)
 
 
 def _add_plugin_commands(group: click.Group) -> None:

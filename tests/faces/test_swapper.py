@@ -119,3 +119,14 @@ def test_failed_swap_writes_nothing(example_plugin, tmp_path, astronaut):
                                       "--target", str(blank), "--output", str(out)])
     assert result.exit_code == 1 and f"error: {blank}: no face found" in result.output
     assert not out.exists()
+
+
+def test_zoo_swap_config_overrides(example_plugin, tmp_path, astronaut):
+    source = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(source)
+    args = ["swap", "--model", "example-64", "--random-init", "--source", str(source), "--target", str(source)]
+    result = CliRunner().invoke(cli, [*args, "--output", str(tmp_path / "a.png"), "--set", "channels=8"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, [*args, "--output", str(tmp_path / "b.png"), "--set", "bogus=1"])
+    assert result.exit_code == 1 and "unknown config keys ['bogus']" in result.output
+    assert not (tmp_path / "b.png").exists()

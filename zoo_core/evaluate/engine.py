@@ -467,6 +467,7 @@ class _ModelRun:
         self.emit = emit
         self.device = swapper.device
         self.swap_embeddings: dict[tuple[Path, Path], np.ndarray] = {}
+        self.swap_crops: dict[tuple[Path, Path], np.ndarray] = {}
         self.reference_landmarks: dict[Path, np.ndarray] = {}
 
     # --- calls ---
@@ -524,6 +525,8 @@ class _ModelRun:
             source = self.photos.crop(pair.source, self.swapper).crop
             target = self.photos.crop(pair.target, self.swapper).crop
             swapped, seconds = self._call("swap", source, target, seed=self._seed(index))
+            if "mix" in self.needs:  # ID-mixing records reuse the plain swaps' crops
+                self.swap_crops[(pair.source, pair.target)] = swapped
             photo = self.photos.photo(pair.target)
             record = SwapRecord(index, self.photos.pairs.name(pair.source), photo.name, pair.source_id, pair.target_id,
                                 source, target, swapped, seconds, photo.size)
@@ -554,6 +557,7 @@ class _ModelRun:
         if key not in self.swap_embeddings:
             out, _ = self._call("swap", self.photos.crop(source, self.swapper).crop,
                                 self.photos.crop(target, self.swapper).crop, seed=self._seed(index))
+            self.swap_crops[key] = out
             self.swap_embeddings[key] = self._describe_pasted(target, out)
         return self.swap_embeddings[key]
 
@@ -576,6 +580,9 @@ class _ModelRun:
                 self._describe_pasted(pair.target, mixed),
                 self._swap_embedding(pair.source, pair.target, index),
                 self._swap_embedding(local, pair.target, index),
+                global_crop=crops[0], local_crop=crops[1], target_crop=crops[2], mix_crop=mixed,
+                global_swap_crop=self.swap_crops.get((pair.source, pair.target)),
+                local_swap_crop=self.swap_crops.get((local, pair.target)),
             ))
 
     def deidentifications(self, same: list[Pair]) -> None:

@@ -74,6 +74,13 @@ class MixRecord:
     mix_embedding: np.ndarray
     global_swap_embedding: np.ndarray
     local_swap_embedding: np.ndarray
+    # aligned (R, R, 3) uint8 crops, for shape metrics (R-Shape)
+    global_crop: np.ndarray | None = None
+    local_crop: np.ndarray | None = None
+    target_crop: np.ndarray | None = None
+    mix_crop: np.ndarray | None = None
+    global_swap_crop: np.ndarray | None = None
+    local_swap_crop: np.ndarray | None = None
 
 
 @dataclass

@@ -54,6 +54,14 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         paper="MFIM (ECCV 2022) Sec. 4.4, Table 5",
     ),
     MetricSpec(
+        name="r-shape",
+        builder="zoo_core.evaluate.mix_shape:build_relative_shape",
+        higher_is_better=False,
+        description="relative face-shape distance R-Shape(gb) of ID mixing: L2 of FLAME shape parameters "
+        "(DECA's coarse encoder; needs its converted weights: r-shape.weights=DIR)",
+        paper="MFIM (ECCV 2022) Sec. 4.4, Table 5",
+    ),
+    MetricSpec(
         name="deid-tar",
         builder=f"{_M}:build_deidentification_tar",
         higher_is_better=False,
@@ -104,7 +112,7 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
 )
 """Every metric the core registers, in report order."""
 
-EXTERNAL_WEIGHTS_METRICS = frozenset({"fid", "shape", "expression"})
+EXTERNAL_WEIGHTS_METRICS = frozenset({"fid", "shape", "expression", "r-shape"})
 """Metrics that need weights from elsewhere (torch-fidelity's Inception, DECA's encoder)."""
 
 DEFAULT_METRICS: tuple[str, ...] = tuple(spec.name for spec in METRIC_SPECS if spec.name not in EXTERNAL_WEIGHTS_METRICS)

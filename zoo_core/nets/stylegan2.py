@@ -360,7 +360,7 @@ class StyleGAN2Generator(nn.Module):
         # w+ index of every entry of style_layers: conv1 w0, to_rgb1 w1, then per resolution
         # k: up-conv w(2k+1), conv w(2k+2), toRGB w(2k+3) (the up-conv shares w with the
         # previous toRGB, as in the official generator)
-        self._latent_index = [0, 1] + [2 * k + j for k in range(len(self.to_rgbs)) for j in (1, 2, 3)]
+        self.style_latent_index = [0, 1] + [2 * k + j for k in range(len(self.to_rgbs)) for j in (1, 2, 3)]
 
     # ---- latent spaces
 
@@ -390,7 +390,7 @@ class StyleGAN2Generator(nn.Module):
         """w+ (N, n_latent, style_dim) -> S space: the modulation outputs, one (N, in_ch) per
         entry of :attr:`style_layers`."""
         self._check_w_plus(w_plus)
-        return [layer.conv.modulation(w_plus[:, i]) for layer, i in zip(self._layers(), self._latent_index, strict=True)]
+        return [layer.conv.modulation(w_plus[:, i]) for layer, i in zip(self._layers(), self.style_latent_index, strict=True)]
 
     def _check_w_plus(self, w_plus: Tensor) -> None:
         expected = (self.n_latent, self.config.style_dim)

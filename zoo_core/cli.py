@@ -300,6 +300,27 @@ def _weights_label(name_or_path: str, folder: Path) -> str:
     return f"{name_or_path}{snapshot} sha256:{digest}"
 
 
+def load_for_faces(model_name: str, *, random_init: bool, weight_seed: int, device: str, revision: str | None,
+                   local_files_only: bool, overrides: tuple[str, ...] = (), capability: str | None = None) -> tuple[Any, str]:
+    """The model of a face-pipeline verb (swap, deid, mix) and its provenance label: random
+    weights seeded with ``weight_seed``, or the pretrained ones; ``overrides``: ``key=value``."""
+    from zoo_core import hub
+
+    config = {key: _parse_value(value) for key, value in _parse_assignments(overrides, "key=value").items()}
+    if capability and random_init and capability not in registry.get_model_spec(model_name).capabilities:
+        raise ZooError(f"--model {model_name}: this model has no {capability!r} capability")
+    if random_init:
+        import torch
+
+        torch.manual_seed(weight_seed)
+        model = registry.create_model(model_name, **config).to(device).eval()
+        click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
+        return model, "random-init"
+    model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None,
+                                         config_overrides=config or None)
+    return model, _weights_label(model_name, folder)
+
+
 @cli.command("swap")
 @click.option("--model", "model_name", required=True, help="NAME, hf-hub:ORG/REPO[@REV] or local-dir:PATH.")
 @click.option("--source", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Photo giving the identity.")
@@ -324,23 +345,13 @@ def swap_command(model_name: str, source: Path, target: Path, output: Path, face
                  local_files_only: bool, detector: str, color_match: bool, smooth: float, random_init: bool,
                  overrides: tuple[str, ...]) -> None:
     """Swap the identity of SOURCE into the face(s) of TARGET (photo or video)."""
-    from zoo_core import hub
     from zoo_core.faces.swapper import FaceSwapper, Selection
     from zoo_core.faces.video import is_video
 
     selection = Selection(face_index=face_index, all_faces=all_faces, reference=reference)
-    config = {key: _parse_value(value) for key, value in _parse_assignments(overrides, "key=value").items()}
-    if random_init:
-        import torch
-
-        torch.manual_seed(0 if seed is None else seed)
-        model = registry.create_model(model_name, **config).to(device).eval()
-        weights = "random-init"
-        click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
-    else:
-        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None,
-                                             config_overrides=config or None)
-        weights = _weights_label(model_name, folder)
+    model, weights = load_for_faces(model_name, random_init=random_init, weight_seed=0 if seed is None else seed,
+                                    device=device, revision=revision, local_files_only=local_files_only,
+                                    overrides=overrides)
     swapper = FaceSwapper(model, detector=detector, device=device, batch_size=batch_size, color_match=color_match,
                           weights=weights, seed=seed)
     if is_video(target):
@@ -386,7 +397,6 @@ def deid_command(model_name: str, target: Path, output: Path, face_index: int | 
     import inspect
     import secrets
 
-    from zoo_core import hub
     from zoo_core.faces.detect import create_detector
     from zoo_core.faces.swapper import FaceDeidentifier, Selection
     from zoo_core.faces.video import is_video
@@ -395,18 +405,9 @@ def deid_command(model_name: str, target: Path, output: Path, face_index: int | 
     if seed is None:
         seed = secrets.randbelow(2**31)
         click.echo(f"seed: {seed}", err=True)
-    if random_init:
-        import torch
-
-        if "deidentify" not in registry.get_model_spec(model_name).capabilities:
-            raise ZooError(f"--model {model_name}: this model cannot de-identify (no 'deidentify' capability)")
-        torch.manual_seed(0)  # the weights do not depend on --seed, which only picks identities
-        model = registry.create_model(model_name).to(device).eval()
-        weights = "random-init"
-        click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
-    else:
-        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None)
-        weights = _weights_label(model_name, folder)
+    # random weights do not depend on --seed, which only picks the identities
+    model, weights = load_for_faces(model_name, random_init=random_init, weight_seed=0, device=device,
+                                    revision=revision, local_files_only=local_files_only, capability="deidentify")
     options: dict[str, Any] = {}
     if levels is not None:
         if "levels" not in inspect.signature(model.deidentify).parameters:

@@ -90,24 +90,14 @@ def mix_command(model_name: str, global_source: Path, local_source: Path, target
                 local_files_only: bool, detector: str, color_match: bool, random_init: bool,
                 overrides: tuple[str, ...]) -> None:
     """Swap into TARGET a new identity mixed from a global and a local source (ID mixing)."""
-    from zoo_core import hub, registry
-    from zoo_core.cli import _parse_assignments, _parse_value, _weights_label
+    from zoo_core.cli import load_for_faces
     from zoo_core.faces.io import read_image, write_image
     from zoo_core.faces.swapper import FaceSwapper
 
-    config = {key: _parse_value(value) for key, value in _parse_assignments(overrides, "key=value").items()}
     per_level = parse_levels(levels)
-    if random_init:
-        import torch
-
-        torch.manual_seed(0 if seed is None else seed)
-        model = registry.create_model(model_name, **config).to(device).eval()
-        weights = "random-init"
-        click.echo(f"warning: {model_name} has random weights: the geometry is real, the face content is meaningless", err=True)
-    else:
-        model, folder = hub.load_with_folder(model_name, revision, device, local_files_only or None,
-                                             config_overrides=config or None)
-        weights = _weights_label(model_name, folder)
+    model, weights = load_for_faces(model_name, random_init=random_init, weight_seed=0 if seed is None else seed,
+                                    device=device, revision=revision, local_files_only=local_files_only,
+                                    overrides=overrides)
     if "mix" not in model.spec.capabilities:
         raise ZooError(f"{model.spec.name} cannot mix identities (capabilities: {', '.join(sorted(model.spec.capabilities))})")
     extras, assignment = assignment_for(model, per_level) if per_level else ([], {})

@@ -22,9 +22,10 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from zoo_plugin_simswap.train import SimSwapTrainer, unwrap
+from zoo_plugin_simswap.train import SimSwapTrainer
 
 from zoo_core.nets.losses import identity_loss
+from zoo_core.train.grid import unwrap
 from zoo_plugin_cvae_gan.config import CVAEGANConfig
 from zoo_plugin_cvae_gan.model import CVAEGAN
 

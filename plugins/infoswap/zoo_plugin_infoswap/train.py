@@ -31,6 +31,7 @@ from torch import nn
 from zoo_core.nets.discriminators import MultiscaleDiscriminator
 from zoo_core.nets.losses import relativistic_d_loss, relativistic_g_loss
 from zoo_core.specs import ModelSpec
+from zoo_core.train.grid import swap_grid, unwrap
 from zoo_plugin_infoswap.config import InfoSwapConfig
 from zoo_plugin_infoswap.model import InfoSwap
 
@@ -181,19 +182,9 @@ class InfoSwapTrainer:
         return F.l1_loss(x_hat, xs)
 
     def sample_grid(self, batch: Mapping[str, torch.Tensor], networks: Mapping[str, nn.Module]) -> torch.Tensor:
-        model = unwrap(networks["swapper"])
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            swapped = model.swap(batch["source"], batch["target"])
-        model.train(was_training)
-        rows = [torch.cat([s, t, w], dim=2) for s, t, w in zip(batch["source"], batch["target"], swapped, strict=True)]
-        return torch.cat(rows, dim=1)
+        return swap_grid(unwrap(networks["swapper"]), batch["source"], batch["target"])
 
     def export(self, networks: Mapping[str, nn.Module]) -> nn.Module:
         return unwrap(networks["swapper"])
 
 
-def unwrap(module: nn.Module) -> Any:
-    """The module inside a DistributedDataParallel wrapper."""
-    return getattr(module, "module", module)

@@ -41,6 +41,7 @@ from zoo_core.nets.losses import (
 )
 from zoo_core.nets.stylegan2 import StyleGAN2Discriminator
 from zoo_core.specs import ModelSpec
+from zoo_core.train.grid import swap_grid, unwrap
 from zoo_plugin_mfim.config import MFIMConfig
 from zoo_plugin_mfim.deca_crop import deca_crop_aligned
 from zoo_plugin_mfim.lpips import LPIPS, build_lpips
@@ -217,14 +218,7 @@ class MFIMTrainer:
         return {"total": total, "logistic": logistic.detach(), "r1": r1.detach()}
 
     def sample_grid(self, batch: Mapping[str, torch.Tensor], networks: Mapping[str, nn.Module]) -> torch.Tensor:
-        model = unwrap(networks["swapper"])
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            swapped = model.swap(batch["source"], batch["target"])
-        model.train(was_training)
-        rows = [torch.cat([s, t, w], dim=2) for s, t, w in zip(batch["source"], batch["target"], swapped, strict=True)]
-        return torch.cat(rows, dim=1)
+        return swap_grid(unwrap(networks["swapper"]), batch["source"], batch["target"])
 
     def export(self, networks: Mapping[str, nn.Module]) -> nn.Module:
         return unwrap(networks["swapper"])
@@ -286,6 +280,3 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
-def unwrap(module: nn.Module) -> Any:
-    """The module inside a DistributedDataParallel wrapper."""
-    return getattr(module, "module", module)

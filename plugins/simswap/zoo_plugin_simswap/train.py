@@ -29,6 +29,7 @@ from zoo_core.nets.losses import (
     masked_reconstruction_loss,
 )
 from zoo_core.specs import ModelSpec
+from zoo_core.train.grid import swap_grid, unwrap
 from zoo_plugin_simswap.config import SimSwapConfig
 from zoo_plugin_simswap.model import SimSwap
 
@@ -135,12 +136,7 @@ class SimSwapTrainer:
 
     def sample_grid(self, batch: Mapping[str, torch.Tensor], networks: Mapping[str, nn.Module]) -> torch.Tensor:
         model = unwrap(networks["swapper"])
-        was_training = model.training
-        model.eval()
-        swapped = self.sample_swap(model, batch["source"], batch["target"])
-        model.train(was_training)
-        rows = [torch.cat([s, t, w], dim=2) for s, t, w in zip(batch["source"], batch["target"], swapped, strict=True)]
-        return torch.cat(rows, dim=1)
+        return swap_grid(model, batch["source"], batch["target"], lambda s, t: self.sample_swap(model, s, t))
 
     def sample_swap(self, model: nn.Module, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return model.swap(source, target)
@@ -155,6 +151,3 @@ def build_discriminator(config: Any) -> MultiscaleDiscriminator:
                                    num_d=2, get_interm_feat=True, padding=1)
 
 
-def unwrap(module: nn.Module) -> Any:
-    """The module inside a DistributedDataParallel wrapper."""
-    return getattr(module, "module", module)

@@ -58,7 +58,7 @@ def test_zoo_deid_levels_and_errors(tiny_variant, photo, tmp_path):
     bad = run(*common, "--model", tiny_variant, "--output", str(tmp_path / "x.png"), "--levels", "top")
     assert bad.exit_code == 1 and "subset of low,mid,high" in bad.output
     unable = run(*common, "--model", "swaponly-64", "--output", str(tmp_path / "y.png"))
-    assert unable.exit_code == 1 and "cannot de-identify" in unable.output
+    assert unable.exit_code == 1 and "no 'deidentify' capability" in unable.output
 
 
 def test_zoo_deid_video_keeps_one_identity(tiny_variant, photo, tmp_path):

@@ -37,6 +37,7 @@ from zoo_core.nets.losses import (
 from zoo_core.nets.stylegan2 import StyleGAN2Config, StyleGAN2Discriminator
 from zoo_core.registry import get_registry, resolve
 from zoo_core.specs import ModelSpec
+from zoo_core.train.grid import swap_grid, unwrap
 from zoo_plugin_styleface.config import LEVELS, StyleFaceConfig
 from zoo_plugin_styleface.losses import (
     KeyBank,
@@ -256,13 +257,7 @@ class StyleFaceTrainer:
     # --- samples and export -----------------------------------------------------------------
 
     def sample_grid(self, batch: Mapping[str, Tensor], networks: Mapping[str, nn.Module]) -> Tensor:
-        model = unwrap(networks["styleface"]).model
-        was_training = model.training
-        model.eval()
-        swapped = model.swap(batch["source"], batch["target"])
-        model.train(was_training)
-        rows = [torch.cat([s, t, w], dim=2) for s, t, w in zip(batch["source"], batch["target"], swapped, strict=True)]
-        return torch.cat(rows, dim=1)
+        return swap_grid(unwrap(networks["styleface"]).model, batch["source"], batch["target"])
 
     def export(self, networks: Mapping[str, nn.Module]) -> StyleFace:
         return unwrap(networks["styleface"]).model
@@ -290,6 +285,3 @@ def load_pretrained(model: StyleFace, discriminator: nn.Module, config: StyleFac
         discriminator.load_state_dict(rosinality_discriminator(state, generator_config))
 
 
-def unwrap(module: nn.Module) -> Any:
-    """The module inside a DistributedDataParallel wrapper."""
-    return getattr(module, "module", module)

@@ -16,31 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import resource
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from common import WORKER_FLAG, peak_bytes_of, register_plugin, run_worker
+
 VARIANT = "mfim-1024"
-_WORKER_FLAG = "--worker"
 
 
-def register_mfim() -> None:
-    """Register zoo-plugin-mfim in-process (from this checkout when it is not installed)."""
-    try:
-        import zoo_plugin_mfim
-    except ImportError:
-        sys.path.insert(0, str(REPO / "plugins" / "mfim"))
-        import zoo_plugin_mfim
-    from zoo_core import registry
-
-    registry.add_plugin(zoo_plugin_mfim, name="mfim", distribution="zoo-plugin-mfim")
 
 
 def inputs(batch: int, size: int, device: Any) -> tuple[Any, Any]:
@@ -72,17 +57,8 @@ def count_gflops(batch: int) -> tuple[float, float]:
     return encoder_counter.get_total_flops() / 1e9, generator_counter.get_total_flops() / 1e9
 
 
-def _status_kib(field: str) -> int:
-    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
-    return int(match[1]) if match else 0
 
 
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def measure(device: str, batch: int, repeats: int, threads: int | None) -> dict[str, Any]:
@@ -93,7 +69,7 @@ def measure(device: str, batch: int, repeats: int, threads: int | None) -> dict[
 
     if threads:
         torch.set_num_threads(threads)
-    register_mfim()
+    register_plugin("mfim", "zoo_plugin_mfim", "mfim")
     model = registry.create_model(VARIANT).eval().to(device)
     params = (sum(p.numel() for p in model.encoder.parameters()), sum(p.numel() for p in model.generator.parameters()))
     source, target = inputs(batch, model.config.input_size, device)
@@ -114,10 +90,7 @@ def measure(device: str, batch: int, repeats: int, threads: int | None) -> dict[
         shape = swap()
         peak = torch.cuda.max_memory_allocated(device) - before
     else:
-        before = _status_kib("VmRSS") * 1024
-        exact = _reset_peak_rss()
-        shape = swap()
-        peak = (_status_kib("VmHWM") * 1024 if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) - before
+        shape, peak, exact = peak_bytes_of(swap)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -128,14 +101,6 @@ def measure(device: str, batch: int, repeats: int, threads: int | None) -> dict[
             "device_label": torch.cuda.get_device_name(device) if cuda else "cpu"}
 
 
-def run_worker(job: dict[str, Any]) -> dict[str, Any]:
-    """Run ``measure`` in a fresh interpreter and return its result."""
-    command = [sys.executable, str(Path(__file__).resolve()), _WORKER_FLAG, json.dumps(job)]
-    env = {**os.environ, "ZOO_LOAD_PLUGINS": ""}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"worker {job} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,14 +113,14 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    register_mfim()
+    register_plugin("mfim", "zoo_plugin_mfim", "mfim")
     devices = args.devices or ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
     print("| device | batch | params enc + G (M) | GFLOPs enc + G | output | median ms | min ms | peak MB |")
     print("|---|---|---|---|---|---|---|---|")
     for batch in args.batch_sizes:
         encoder_gflops, generator_gflops = count_gflops(batch)
         for device in devices:
-            r = run_worker({"device": device, "batch": batch, "repeats": args.repeats, "threads": args.threads})
+            r = run_worker(__file__, {"device": device, "batch": batch, "repeats": args.repeats, "threads": args.threads})
             label = f"cpu ({r['threads']} threads)" if device == "cpu" else r["device_label"]
             print(f"| {label} | {batch} | {r['params'][0] / 1e6:.1f} + {r['params'][1] / 1e6:.1f} | "
                   f"{encoder_gflops:.1f} + {generator_gflops:.1f} | {'x'.join(map(str, r['output'][1:]))} | "
@@ -164,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == _WORKER_FLAG:
+    if len(sys.argv) == 3 and sys.argv[1] == WORKER_FLAG:
         job = json.loads(sys.argv[2])
         print(json.dumps(measure(job["device"], job["batch"], job["repeats"], job["threads"])))
     else:

@@ -33,31 +33,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import resource
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from common import WORKER_FLAG, format_table, peak_bytes_of, register_plugin, run_worker
+
 VARIANTS = ("simswap-224", "simswap-512")
-_WORKER_FLAG = "--worker"
 
 
-def register_simswap() -> None:
-    """Register zoo-plugin-simswap in-process (from this checkout when it is not installed)."""
-    try:
-        import zoo_plugin_simswap
-    except ImportError:
-        sys.path.insert(0, str(REPO / "plugins" / "simswap"))
-        import zoo_plugin_simswap
-    from zoo_core import registry
-
-    registry.add_plugin(zoo_plugin_simswap, name="simswap", distribution="zoo-plugin-simswap")
 
 
 def inputs(batch: int, resolution: int, device: Any) -> tuple[Any, Any]:
@@ -87,18 +72,8 @@ def count_gflops(variant: str, batch: int) -> tuple[float, float]:
     return identity_counter.get_total_flops() / 1e9, generator_counter.get_total_flops() / 1e9
 
 
-def _status_kib(field: str) -> int:
-    text = Path("/proc/self/status").read_text()
-    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
-    return int(match[1]) if match else 0
 
 
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def measure(variant: str, device: str, batch: int, repeats: int, threads: int | None) -> dict[str, Any]:
@@ -109,7 +84,7 @@ def measure(variant: str, device: str, batch: int, repeats: int, threads: int | 
 
     if threads:
         torch.set_num_threads(threads)
-    register_simswap()
+    register_plugin("simswap", "zoo_plugin_simswap", "simswap")
     model = registry.create_model(variant).eval().to(device)
     params = (sum(p.numel() for p in model.generator.parameters()),
               sum(p.numel() for p in model.identity_encoder.parameters()))
@@ -130,13 +105,7 @@ def measure(variant: str, device: str, batch: int, repeats: int, threads: int | 
         swap()
         peak = torch.cuda.max_memory_allocated(device) - before
     else:
-        before = _status_kib("VmRSS") * 1024
-        exact = _reset_peak_rss()
-        swap()
-        if exact:
-            peak = _status_kib("VmHWM") * 1024 - before
-        else:  # ru_maxrss: KiB on Linux, the peak over this worker's whole life
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        _, peak, exact = peak_bytes_of(swap)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -153,23 +122,8 @@ def measure(variant: str, device: str, batch: int, repeats: int, threads: int | 
     }
 
 
-def run_worker(job: dict[str, Any]) -> dict[str, Any]:
-    """Run ``measure`` in a fresh interpreter and return its result."""
-    command = [sys.executable, str(Path(__file__).resolve()), _WORKER_FLAG, json.dumps(job)]
-    env = {**os.environ, "ZOO_LOAD_PLUGINS": ""}  # only the plugin this script registers
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"worker {job} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    register_simswap()
+    register_plugin("simswap", "zoo_plugin_simswap", "simswap")
     devices = args.devices or ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
     header = ["variant", "device", "batch", "params G+ID (M)", "GFLOPs ID+G", "GFLOPs/img",
               "median ms", "min ms", "ms/img", "peak MB"]
@@ -195,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
             for device in devices:
                 job = {"variant": variant, "device": device, "batch": batch,
                        "repeats": args.repeats, "threads": args.threads}
-                result = run_worker(job)
+                result = run_worker(__file__, job)
                 labels[device] = f"{result['device_label']} ({result['threads']} threads)" if device == "cpu" else result["device_label"]
                 generator_m, identity_m = (p / 1e6 for p in result["params"])
                 mark = "" if result["peak_exact"] else "*"
@@ -216,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == _WORKER_FLAG:
+    if len(sys.argv) == 3 and sys.argv[1] == WORKER_FLAG:
         print(json.dumps(measure(**json.loads(sys.argv[2]))))
     else:
         main()

@@ -25,45 +25,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import resource
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from common import WORKER_FLAG, format_table, peak_bytes_of, register_plugin, run_worker
+
 VARIANTS = ("styleface-256", "styleface-1024")
 PARTS = ("generator", "projector", "aae", "injections", "identity_encoder")
-_WORKER_FLAG = "--worker"
 
 
-def register_styleface() -> None:
-    """Register zoo-plugin-styleface in-process (from this checkout when it is not installed)."""
-    try:
-        import zoo_plugin_styleface
-    except ImportError:
-        sys.path.insert(0, str(REPO / "plugins" / "styleface"))
-        import zoo_plugin_styleface
-    from zoo_core import registry
-
-    registry.add_plugin(zoo_plugin_styleface, name="styleface", distribution="zoo-plugin-styleface")
 
 
-def _status_kib(field: str) -> int:
-    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
-    return int(match[1]) if match else 0
 
 
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def _timed(call: Any, repeats: int) -> list[float]:
@@ -83,7 +59,7 @@ def measure(variant: str, device: str, batch: int, repeats: int, threads: int | 
 
     if threads:
         torch.set_num_threads(threads)
-    register_styleface()
+    register_plugin("styleface", "zoo_plugin_styleface", "styleface")
     model = registry.create_model(variant).eval().to(device)
     params = {part: sum(p.numel() for p in getattr(model, part).parameters()) for part in PARTS}
     size = model.spec.resolution
@@ -114,11 +90,7 @@ def measure(variant: str, device: str, batch: int, repeats: int, threads: int | 
         swap()
         peak = torch.cuda.max_memory_allocated(device) - before
     else:
-        before = _status_kib("VmRSS") * 1024
-        exact = _reset_peak_rss()
-        swap()
-        peak = (_status_kib("VmHWM") * 1024 if exact
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) - before
+        _, peak, exact = peak_bytes_of(swap)
     deidentify()
     swaps, deids = _timed(swap, repeats), _timed(deidentify, repeats)
     return {"params": params, "peak_bytes": peak, "peak_exact": exact,
@@ -127,21 +99,8 @@ def measure(variant: str, device: str, batch: int, repeats: int, threads: int | 
             "device_label": torch.cuda.get_device_name(device) if cuda else "cpu"}
 
 
-def run_worker(job: dict[str, Any]) -> dict[str, Any]:
-    """Run ``measure`` in a fresh interpreter and return its result."""
-    command = [sys.executable, str(Path(__file__).resolve()), _WORKER_FLAG, json.dumps(job)]
-    env = {**os.environ, "ZOO_LOAD_PLUGINS": ""}  # only the plugin this script registers
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"worker {job} failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def format_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-                     for row in [header, *rows])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     rows, labels, inexact = [], {}, False
     for variant in args.variants:
         for device in args.devices:
-            result = run_worker({"variant": variant, "device": device, "batch": args.batch,
+            result = run_worker(__file__, {"variant": variant, "device": device, "batch": args.batch,
                                  "repeats": args.repeats, "threads": args.threads})
             labels[device] = f"{result['device_label']} ({result['threads']} threads)"
             mark = "" if result["peak_exact"] else "*"
@@ -178,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == _WORKER_FLAG:
+    if len(sys.argv) == 3 and sys.argv[1] == WORKER_FLAG:
         print(json.dumps(measure(**json.loads(sys.argv[2]))))
     else:
         main()

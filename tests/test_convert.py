@@ -68,6 +68,17 @@ def test_mismatched_official_weights_are_refused(official_files, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_non_finite_official_weights_are_refused(official_files, tmp_path):
+    """NaN in a weight the model takes is refused, naming the files and the key; nothing is written."""
+    files = {k: official_files[k] for k in ("generator", "identity")}
+    state = torch.load(official_files["generator"])
+    state["res.conv.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, official_files["generator"])
+    with pytest.raises(WeightsError, match=r"converted from generator=.*net_G.pth.*non-finite values \(NaN or Inf\) in 'block.conv.weight'"):
+        convert("example-64", files, tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
 def test_models_without_converter(example_plugin, tmp_path):
     from zoo_core import registry
     from zoo_core.hookspecs import hookimpl

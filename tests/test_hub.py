@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from zoo_core import hub
 from zoo_core.errors import ConfigError, WeightsError, ZooError
 
 COMMIT = "a" * 40
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "zoo-plugin-example"
 REPO_ID = "faceswap-zoo/example-64"
 
 
@@ -86,6 +88,62 @@ def test_weight_errors_are_one_line_and_name_the_file(model, tmp_path):
         zoo_core.load(f"local-dir:{folder}")
 
 
+def test_shard_index_cannot_point_outside_the_folder(model, tmp_path):
+    folder = hub.save_pretrained(model, tmp_path / "m", max_shard_size=20_000)
+    index = folder / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    outside = tmp_path / "outside.safetensors"
+    first = next(iter(data["weight_map"]))
+    for name in ["../outside.safetensors", str(outside)]:
+        shard = data["weight_map"][first]
+        (folder / shard).rename(outside) if not outside.exists() else None
+        index.write_text(json.dumps({**data, "weight_map": {**data["weight_map"], first: name}}))
+        with pytest.raises(WeightsError, match=f"shard '{name}' is outside the model folder"):
+            zoo_core.load(f"local-dir:{folder}")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused(model, tmp_path, bad):
+    from safetensors.torch import load_file, save_file
+
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    weights = folder / "model.safetensors"
+    state = load_file(str(weights))
+    state["block.conv.weight"][0, 0, 0, 0] = bad
+    save_file(state, str(weights))
+    with pytest.raises(WeightsError, match=r"model.safetensors: non-finite values \(NaN or Inf\) in 'block.conv.weight'"):
+        zoo_core.load(f"local-dir:{folder}")
+
+
+def test_weights_of_another_dtype(model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from zoo_core.errors import ZooWarning
+
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    weights = folder / "model.safetensors"
+    state = load_file(str(weights))
+    save_file({k: v.double() for k, v in state.items()}, str(weights))
+    with pytest.warns(ZooWarning, match="cast to the model's precision \\(float64 -> float32\\)"):
+        zoo_core.load(f"local-dir:{folder}")
+    save_file({**state, "block.conv.bias": state["block.conv.bias"].round().to(torch.int32)}, str(weights))
+    with pytest.raises(WeightsError, match="'block.conv.bias' is stored as torch.int32, the model expects torch.float32"):
+        zoo_core.load(f"local-dir:{folder}")
+
+
+def test_invalid_config_value_is_one_line_naming_file_and_key(model, tmp_path):
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "config": {**config["config"], "channels": "many"}}))
+    with pytest.raises(ConfigError) as caught:
+        zoo_core.load(f"local-dir:{folder}")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{config_path}: invalid config for 'example-64': channels:")
+    assert "(got 'many')" in message
+
+
 def test_config_errors(model, tmp_path):
     folder = hub.save_pretrained(model, tmp_path / "m")
     config_path = folder / "config.json"
@@ -126,7 +184,7 @@ LOAD_SCRIPT = textwrap.dedent(
     """
     import json, sys, torch
     import zoo_core
-    from zoo_core import registry
+    from zoo_core import hub, registry
     from zoo_core.hookspecs import hookimpl
     from zoo_core.specs import ModelSpec, WeightFile, WeightsSpec
 
@@ -146,7 +204,8 @@ LOAD_SCRIPT = textwrap.dedent(
     registry.add_plugin(Published(), name="published")
     source, target, expected = torch.load(args["tensors"])
     try:
-        model = zoo_core.load(args["name"])
+        model, folder = hub.load_with_folder(args["name"], args.get("revision"))
+        print("LABEL", hub.weights_label(args["name"], folder))
     except zoo_core.ZooError as error:
         print("ZOOERROR", error)
         sys.exit(3)
@@ -172,7 +231,7 @@ def published(model, pair, tmp_path, hf_cache):
     return {"home": home, "snapshot": snapshot, "tensors": tensors, "files": files}
 
 
-def load_in_subprocess(published, name, files=None, offline="1"):
+def load_in_subprocess(published, name, files=None, offline="1", revision=None):
     from pathlib import Path
 
     example = Path(__file__).resolve().parent.parent / "examples" / "zoo-plugin-example"
@@ -180,7 +239,7 @@ def load_in_subprocess(published, name, files=None, offline="1"):
     env.update({"HF_HOME": str(published["home"]), "HF_HUB_OFFLINE": offline, "ZOO_LOAD_PLUGINS": "",
                 "PYTHONPATH": str(example)})
     args = {"repo": REPO_ID, "commit": COMMIT, "files": files or published["files"], "name": name,
-            "tensors": str(published["tensors"])}
+            "tensors": str(published["tensors"]), "revision": revision}
     return subprocess.run([sys.executable, "-c", LOAD_SCRIPT, json.dumps(args)], env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -204,6 +263,54 @@ def test_sha256_mismatch_is_refused(published):
     result = load_in_subprocess(published, "example-64", files=wrong)
     assert result.returncode == 3
     assert "model.safetensors: sha256 mismatch (expected 0000" in result.stdout
+
+
+@pytest.mark.parametrize("revision", ["main", "v1.0", COMMIT])
+def test_sha256_pin_holds_however_the_pinned_commit_is_named(published, revision):
+    """--revision main (or a tag) resolving to the pinned commit is still verified, and the
+    provenance label records the resolved commit, not the name typed."""
+    refs = published["snapshot"].parent.parent / "refs"
+    (refs / "v1.0").write_text(COMMIT)
+    wrong = {**published["files"], "model.safetensors": "0" * 64}
+    result = load_in_subprocess(published, "example-64", files=wrong, revision=revision)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "model.safetensors: sha256 mismatch (expected 0000" in result.stdout
+    result = load_in_subprocess(published, "example-64", revision=revision)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"LABEL example-64@{COMMIT} sha256:" in result.stdout
+
+
+def test_unreachable_hub_is_not_called_offline(tmp_path):
+    """Downloads on, endpoint refusing connections: the error names the endpoint and the failure."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "HF_"))}
+    env.update({"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{port}", "ZOO_LOAD_PLUGINS": ""})
+    script = "import zoo_core\ntry:\n    zoo_core.load('hf-hub:org/repo')\nexcept zoo_core.ZooError as e:\n    print(e)"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120).stdout
+    assert f"cannot reach the Hugging Face Hub at http://127.0.0.1:{port}" in out
+    assert "Connection refused" in out and "offline" not in out
+
+
+def test_push_without_network_is_one_line(model, tmp_path):
+    import socket
+
+    folder = hub.save_pretrained(model, tmp_path / "m")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "HF_"))}
+    env.update({"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": f"http://127.0.0.1:{port}", "ZOO_LOAD_PLUGINS": "",
+                "HF_TOKEN": "hf_test", "PYTHONPATH": str(EXAMPLE)})
+    result = subprocess.run([sys.executable, "-m", "zoo_core", "push", str(folder), "me/example"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: pushing {folder} to me/example at http://127.0.0.1:{port} failed:")
+    assert "Connection refused" in line
 
 
 def test_pinned_file_missing_from_snapshot(published):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import struct
+import tarfile
 from collections import OrderedDict
 
 import pytest
@@ -66,6 +69,60 @@ def test_raw_pickle_and_legacy_format_never_run_code(tmp_path):
                _use_new_zipfile_serialization=False)
     assert "state.conv.weight" in read_checkpoint(legacy)
     assert not marker.exists()
+
+
+def write_legacy_tar(path, state, extra=None):
+    """A checkpoint in torch's pre-1.0 ``.tar`` layout (members sys_info, storages, tensors,
+    pickle), written by hand as torch's legacy reader parses it: float32 tensors only."""
+    storages, tensors = io.BytesIO(), io.BytesIO()
+    pickle.dump(len(state), storages, protocol=2)
+    pickle.dump(len(state), tensors, protocol=2)
+    for i, tensor in enumerate(state.values()):
+        tensor = tensor.detach().float().contiguous()
+        pickle.dump((i, "cpu", torch.FloatStorage), storages, protocol=2)
+        storages.write(struct.pack("<q", tensor.numel()) + tensor.numpy().tobytes())
+        pickle.dump((1000 + i, i, torch.FloatTensor), tensors, protocol=2)
+        tensors.write(struct.pack("<i", tensor.dim()) + b"\0" * 4)
+        tensors.write(struct.pack(f"<{tensor.dim()}q", *tensor.shape) + struct.pack(f"<{tensor.dim()}q", *tensor.stride()))
+        tensors.write(struct.pack("<q", 0))
+    pickle.dump([], storages, protocol=2)  # no storage views
+
+    class Ref:  # stands for tensor i in the main pickle (a persistent id)
+        def __init__(self, i):
+            self.i = i
+
+    class TarPickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return str(1000 + obj.i) if isinstance(obj, Ref) else None
+
+    body = io.BytesIO()
+    TarPickler(body, protocol=2).dump({"state_dict": {k: Ref(i) for i, k in enumerate(state)}, **(extra or {})})
+    members = {"sys_info": pickle.dumps({"protocol_version": 1001, "little_endian": True}),
+               "storages": storages.getvalue(), "tensors": tensors.getvalue(), "pickle": body.getvalue()}
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_legacy_tar_checkpoint_is_read_without_running_code(tmp_path):
+    """torch's weights-only reader refuses the pre-1.0 tar layout and advises weights_only=False;
+    ours reads its tensors through the restricted unpickler and never passes that advice on."""
+    marker = tmp_path / "executed"
+    state = {"conv.weight": torch.randn(4, 3, 3, 3), "conv.bias": torch.arange(4.0)}
+    path = tmp_path / "old.tar"
+    write_legacy_tar(path, state, extra={"payload": Payload(marker)})
+    with pytest.raises(RuntimeError, match="legacy .tar format"):
+        torch.load(path, weights_only=True)
+    loaded = read_checkpoint(path)
+    assert not marker.exists()
+    assert set(loaded) == {"state_dict.conv.weight", "state_dict.conv.bias"}
+    assert all(torch.equal(loaded[f"state_dict.{k}"], v) for k, v in state.items())
+    path.write_bytes(path.read_bytes()[:2048])  # truncated inside the storages member
+    with pytest.raises(WeightsError) as caught:
+        read_checkpoint(path)
+    assert str(caught.value).startswith(f"{path}:") and "weights_only" not in str(caught.value)
 
 
 @pytest.mark.parametrize("zipfile", [True, False], ids=["zip", "legacy"])

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zoo_core.errors import ConfigError
+from zoo_core.errors import ConfigError, ZooError
 from zoo_core.fileio import write_json_atomic
 from zoo_core.hub import (
     CONFIG_NAME,
@@ -86,9 +86,9 @@ def load_component(name: str, source: str | Path, device: str = "cpu", revision:
     data = read_component_config(folder, name)
     try:
         config = merged_config(get_component_spec(name), data["config"])
-    except Exception as error:
+        with skip_weight_init():
+            module = create_component(name, **config)
+    except ZooError as error:
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
-    with skip_weight_init():
-        module = create_component(name, **config)
     load_state_dict_strict(module, read_weights(folder), str(folder))
     return _ready(module, device)

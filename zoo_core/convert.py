@@ -24,7 +24,7 @@ from zoo_core.registry import (
     merged_config,
     resolve,
 )
-from zoo_core.serialization import read_checkpoint, sha256_file
+from zoo_core.serialization import check_finite, read_checkpoint, sha256_file
 from zoo_core.specs import ConverterSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,6 +147,7 @@ def convert(
     state = resolve(chosen.function, f"converter {chosen.name!r}")(checkpoints, config)
     model = create_component(name, **config) if is_component else build_model(spec, config)
     origin = ", ".join(f"{role}={path}" for role, path in paths.items())
+    check_finite(state, f"converted from {origin}")  # only what the model takes: unused entries may hold anything
     load_state_dict_strict(model, state, f"converted from {origin}")
     provenance = {
         "converter": chosen.name,

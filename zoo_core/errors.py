@@ -40,3 +40,21 @@ class InputError(ZooError):
 
 class NoFaceError(InputError):
     """No usable face where one is needed (none found, index out of range)."""
+
+
+class ZooWarning(UserWarning):
+    """Something done on the user's behalf that they should know about (a cast, a dropped frame);
+    the CLI prints it as one ``warning: ...`` line."""
+
+
+def describe_validation(error: Exception) -> str:
+    """A pydantic ``ValidationError`` as one line: ``key: problem (got value)`` per field."""
+    parts = []
+    for item in error.errors():  # type: ignore[attr-defined]
+        where = ".".join(str(part) for part in item.get("loc", ())) or "config"
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        given = item.get("input")
+        plain = isinstance(given, (str, int, float, bool, type(None)))
+        shown = f" (got {given!r})" if plain and f"got {given}" not in message else ""
+        parts.append(f"{where}: {message}{shown}")
+    return "; ".join(parts) or str(error).splitlines()[0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.errors import ConfigError, OfflineError, WeightsError, ZooError
+from zoo_core.errors import ConfigError, OfflineError, WeightsError, ZooError, ZooWarning
 from zoo_core.fileio import atomic_path, write_json_atomic, write_text_atomic
 from zoo_core.registry import build_model, get_model_spec, merged_config, resolve
 from zoo_core.serialization import read_safetensors, sha256_file
@@ -181,9 +181,23 @@ def fetch(source: Source, local_files_only: bool | None = None, cache_dir: str |
         )
     patterns = [f.filename for f in spec.weights.files] or None
     folder = _snapshot(spec.weights.repo_id, source.revision or spec.weights.revision, patterns, local_files_only, cache_dir)
-    if source.revision in (None, spec.weights.revision):
+    if resolved_commit(folder) == spec.weights.revision:  # however --revision named it
         verify_files(folder, spec)
     return folder
+
+
+def resolved_commit(folder: Path) -> str | None:
+    """The commit a Hub snapshot folder holds (its name in the cache), or None for other folders."""
+    return folder.name if folder.parent.name == "snapshots" else None
+
+
+def weights_label(name_or_path: str, folder: Path) -> str:
+    """What produced loaded weights, for provenance: the source, the commit it resolved to (not
+    the revision as typed) and the content digest."""
+    files = weight_files(folder)
+    digest = sha256_file(folder / WEIGHTS_INDEX_NAME if len(files) > 1 else files[0])
+    commit = resolved_commit(folder)
+    return f"{name_or_path}{f'@{commit}' if commit else ''} sha256:{digest}"
 
 
 def _snapshot(
@@ -214,6 +228,12 @@ def _snapshot(
             library_name="zoo",
         )
     except LocalEntryNotFoundError as error:
+        if not offline:  # downloads were on: the Hub could not be reached
+            raise WeightsError(
+                f"{where}: cannot reach the Hugging Face Hub at {constants.ENDPOINT} "
+                f"({_root_cause(error)}) and it is not in the local cache; check the network, "
+                f"HF_ENDPOINT or the proxy settings, or point HF_HOME at a cache that has it"
+            ) from error
         raise OfflineError(
             f"{where} is not in the Hugging Face cache and downloads are off (offline mode); "
             f"download it once with network access (zoo load ... without --local-files-only, "
@@ -228,6 +248,14 @@ def _snapshot(
     except (HfHubHTTPError, OSError) as error:
         raise WeightsError(f"{where}: download failed: {error}") from error
     return Path(path)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost cause of a chained error (e.g. the connection error under a Hub error), one line."""
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def verify_files(folder: Path, spec: ModelSpec) -> dict[str, str]:
@@ -281,7 +309,9 @@ def weight_files(folder: Path) -> list[Path]:
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise WeightsError(f"{index}: corrupt shard index ({error})") from error
-        return [folder / name for name in sorted(set(weight_map.values()))]
+        if not isinstance(weight_map, dict):
+            raise WeightsError(f"{index}: corrupt shard index ('weight_map' is not a mapping)")
+        return [_shard_in(folder, index, name) for name in sorted(set(map(str, weight_map.values())))]
     single = folder / WEIGHTS_NAME
     if not single.is_file():
         nested = sorted(folder.glob("*/*.safetensors"))  # a model's own layout, e.g. diffusers' unet/
@@ -289,6 +319,13 @@ def weight_files(folder: Path) -> list[Path]:
             return nested
         raise WeightsError(f"{single}: missing (no {WEIGHTS_NAME} or {WEIGHTS_INDEX_NAME} in {folder})")
     return [single]
+
+
+def _shard_in(folder: Path, index: Path, name: str) -> Path:
+    """A shard named by the index, refused unless it is a plain file name inside ``folder``."""
+    if Path(name).name != name or name in {"", ".", ".."} or "\\" in name:
+        raise WeightsError(f"{index}: shard {name!r} is outside the model folder; refusing to read it")
+    return folder / name
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -316,6 +353,7 @@ def load_state_dict_strict(module: Any, state: dict[str, torch.Tensor], origin: 
                 f"{origin}: shape mismatch for {key!r}: file has {tuple(state[key].shape)}, "
                 f"model expects {tuple(tensor.shape)}"
             )
+    check_dtypes(expected, state, origin)
     # assign=True hands the loaded tensors to the module instead of copying them (half the
     # memory, no page-faulting of freshly allocated weights); dtypes follow the module.
     module.load_state_dict(
@@ -323,6 +361,21 @@ def load_state_dict_strict(module: Any, state: dict[str, torch.Tensor], origin: 
         strict=True,
         assign=True,
     )
+
+
+def check_dtypes(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], origin: str) -> None:
+    """Refuse integer or boolean tensors where the model holds floats; say once when floats of
+    another precision are cast to the model's."""
+    import warnings
+
+    wrong = [k for k, t in expected.items() if t.is_floating_point() and not state[k].is_floating_point()]
+    if wrong:
+        raise WeightsError(f"{origin}: {wrong[0]!r} is stored as {state[wrong[0]].dtype}, the model expects "
+                           f"{expected[wrong[0]].dtype} ({len(wrong)} such tensors); the weights are not this model's")
+    cast = sorted({f"{state[k].dtype} -> {t.dtype}".replace("torch.", "") for k, t in expected.items()
+                   if t.is_floating_point() and state[k].dtype != t.dtype})
+    if cast:
+        warnings.warn(f"{origin}: weights cast to the model's precision ({', '.join(cast)})", ZooWarning, stacklevel=3)
 
 
 def _few(keys: list[str], n: int = 4) -> str:
@@ -347,8 +400,11 @@ def load_folder(
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
     if spec.loader is not None:
         return _ready(resolve(spec.loader, f"model {spec.name!r}")(spec, folder, config), device)
-    with skip_weight_init():  # every parameter is overwritten by the strict load below
-        model = build_model(spec, config)
+    try:
+        with skip_weight_init():  # every parameter is overwritten by the strict load below
+            model = build_model(spec, config)
+    except ConfigError as error:
+        raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
     load_state_dict_strict(model, read_weights(folder), str(folder))
     return _ready(model, device)
 
@@ -459,14 +515,22 @@ def push_to_hub(
         else:
             folder = save_pretrained(dir_or_model, Path(scratch) / "model")
             data = read_config(folder)
-        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        if revision:
-            api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
-        info = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(folder),
-            revision=revision,
-            repo_type="model",
-            commit_message=commit_message or f"Upload {data['variant']} with zoo-core",
-        )
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            if revision:
+                api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=str(folder),
+                revision=revision,
+                repo_type="model",
+                commit_message=commit_message or f"Upload {data['variant']} with zoo-core",
+            )
+        except ZooError:
+            raise
+        except Exception as error:  # the HTTP client's connection, TLS and status errors
+            from huggingface_hub import constants
+
+            raise WeightsError(f"pushing {folder} to {repo_id} at {constants.ENDPOINT} failed: "
+                               f"{_root_cause(error)}") from error
     return str(getattr(info, "commit_url", info))

@@ -12,7 +12,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from zoo_core.errors import PluginError, UnknownModelError, ZooError
+from zoo_core.errors import (
+    ConfigError,
+    PluginError,
+    UnknownModelError,
+    ZooError,
+    describe_validation,
+)
 from zoo_core.plugins import PluginSet, load_plugins, register_plugin, strict_mode
 from zoo_core.protocols import CAPABILITY_PROTOCOLS
 from zoo_core.specs import (
@@ -121,7 +127,7 @@ class Registry:
         try:
             return entries[name]
         except KeyError:
-            raise UnknownModelError(_unknown_message(table, name, entries)) from None
+            raise UnknownModelError(_unknown_message(table, name, entries, self.plugins.selection_problem())) from None
 
 
 def _conflict_message(table: str, name: str, distributions: list[str]) -> str:
@@ -130,12 +136,15 @@ def _conflict_message(table: str, name: str, distributions: list[str]) -> str:
     return f"{kind} {name!r} is registered by both {owners}; uninstall one of them (zoo uninstall PKG)"
 
 
-def _unknown_message(table: str, name: str, entries: dict[str, Any]) -> str:
+def _unknown_message(table: str, name: str, entries: dict[str, Any], selection: str | None) -> str:
+    """``selection``: the line about ``ZOO_LOAD_PLUGINS`` names that match no plugin, if any."""
     kind = table.rstrip("s")
     close = [n for n in entries if n.split("-")[0] == name.split("-")[0]] or list(entries)
     hint = f" Known: {', '.join(sorted(close, key=natural_key)[:8])}." if close else ""
     if table == "models" and ("/" in name or ":" in name):
         hint += " Use 'hf-hub:ORG/REPO[@REVISION]' or 'local-dir:PATH' for repositories and folders."
+    elif selection:
+        hint += f" {selection}."
     elif table == "models":
         hint += " Is its plugin installed? See 'zoo plugins' and 'zoo install zoo-plugin-<family>'."
     return f"unknown {kind} {name!r}.{hint}"
@@ -260,8 +269,13 @@ def resolve(path: str, what: str = "") -> Any:
 
 def build_model(spec: ModelSpec, config: dict[str, Any]) -> Any:
     """Call the spec's builder and check that the result provides the declared capabilities."""
+    from pydantic import ValidationError
+
     builder = resolve(spec.builder, f"model {spec.name!r}")
-    model = builder(spec, config)
+    try:
+        model = builder(spec, config)
+    except ValidationError as error:
+        raise ConfigError(f"invalid config for {spec.name!r}: {describe_validation(error)}") from error
     if getattr(model, "spec", None) is None:
         model.spec = spec
     if getattr(model, "config", None) is None:
@@ -299,4 +313,10 @@ def create_component(name: str, **overrides: Any) -> Any:
     spec = get_component_spec(name)
     if spec.builder is None:
         raise ZooError(f"component {name!r} ({spec.kind}) is data only: use get_component_spec(name).data")
-    return resolve(spec.builder, f"component {name!r}")(merged_config(spec, overrides))
+    from pydantic import ValidationError
+
+    builder = resolve(spec.builder, f"component {name!r}")
+    try:
+        return builder(merged_config(spec, overrides))
+    except ValidationError as error:
+        raise ConfigError(f"invalid config for component {name!r}: {describe_validation(error)}") from error

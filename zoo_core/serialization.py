@@ -106,6 +106,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         if module == "torch" and _is_torch_dtype(name):
             return super().find_class(module, name)
+        if module == "torch" and name.endswith("Storage"):
+            return _storage_type(name)
         return _inert_class(module, name)
 
 
@@ -113,6 +115,18 @@ def _is_torch_dtype(name: str) -> bool:
     import torch
 
     return isinstance(getattr(torch, name, None), torch.dtype)
+
+
+def _storage_type(name: str) -> type:
+    """What torch's legacy ``.tar`` reader needs of a pickled storage class: its element dtype
+    (``torch.FloatStorage._dtype``); the stand-in builds nothing when called."""
+    import torch
+
+    storage = getattr(torch, name, None)
+    dtype = getattr(storage, "_dtype", None)
+    if not isinstance(dtype, torch.dtype):
+        return _inert_class("torch", name)
+    return type(name, (InertObject,), {"pickled_name": f"torch.{name}", "_dtype": dtype, "__module__": "zoo_core.inert"})
 
 
 def _restricted_load(file: Any, **kwargs: Any) -> Any:
@@ -235,17 +249,29 @@ def to_state_dict(obj: Any) -> dict[str, torch.Tensor]:
 # --- reading checkpoints -------------------------------------------------------------------
 
 
+def check_finite(state: Mapping[str, torch.Tensor], origin: str | Path) -> None:
+    """Refuse weights holding NaN or Inf (they load silently and paint black faces)."""
+    import torch
+
+    for key, tensor in state.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"{origin}: non-finite values (NaN or Inf) in {key!r}; the weights are corrupt")
+
+
 def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file, turning header or size problems into ``WeightsError``."""
+    """Load a safetensors file, turning header or size problems and non-finite values into
+    ``WeightsError``."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
     _check_file(path)
     try:
-        return load_file(str(path), device="cpu")
+        state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path}: truncated or corrupt safetensors file ({_first_line(error)})") from error
+    check_finite(state, path)
+    return state
 
 
 def read_checkpoint(path: str | Path, allow_module_pickle: bool = True) -> dict[str, torch.Tensor]:
@@ -262,7 +288,10 @@ def read_checkpoint(path: str | Path, allow_module_pickle: bool = True) -> dict[
         return read_safetensors(path)
     _check_file(path)
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        if is_legacy_tar(path):  # torch's weights-only reader refuses the pre-1.0 tar layout
+            loaded = restricted_torch_load(path)
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if not allow_module_pickle:
             raise UnsafePickleError(
@@ -283,6 +312,17 @@ def read_checkpoint(path: str | Path, allow_module_pickle: bool = True) -> dict[
     return state
 
 
+def is_legacy_tar(path: Path) -> bool:
+    """Whether ``path`` is a checkpoint in torch's pre-1.0 ``.tar`` layout (not zip, not a plain pickle)."""
+    import tarfile
+    import zipfile
+
+    try:
+        return not zipfile.is_zipfile(path) and tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
 def _check_file(path: Path) -> None:
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
@@ -291,8 +331,11 @@ def _check_file(path: Path) -> None:
 
 
 def _first_line(error: BaseException) -> str:
+    """The first line of an error's text; torch's advice to load with ``weights_only=False``
+    (which runs the file's code) is never passed on."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    line = text[0] if text else type(error).__name__
+    return line.split(" In PyTorch 2.6")[0] if "weights_only" not in line.split(" In PyTorch 2.6")[0] else "unreadable pickle"
 
 
 def strip_prefix(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:

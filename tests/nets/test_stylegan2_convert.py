@@ -43,11 +43,12 @@ CONFIG = StyleGAN2Config(**TINY)
 
 
 def nvidia_state(size: int, channels: dict[int, int], **dims: int) -> tuple[dict, dict]:
-    """Official (G, D) state dicts: real FIR filters, other tensors uninitialised."""
+    """Official (G, D) state dicts: real FIR filters, other tensors random (finite, as loading checks)."""
     out = []
+    g = torch.Generator().manual_seed(size)
     for layout in nvidia_layout(size, channels, **dims):
         out.append({key: make_kernel((1, 3, 3, 1)) if key.endswith("resample_filter")
-                    else torch.empty(shape) for key, shape in layout.items()})
+                    else torch.randn(shape, generator=g) for key, shape in layout.items()})
     return out[0], out[1]
 
 

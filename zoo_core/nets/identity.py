@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 from torch import nn
 
-from zoo_core.errors import ConfigError
+from zoo_core.errors import ConfigError, describe_validation
 from zoo_core.nets.identity_config import (
     IDENTITY_ENCODER_PRESETS,
     IRESNET_LAYERS,
@@ -482,5 +482,5 @@ def build_identity_encoder(
         try:
             config = IdentityEncoderConfig.model_validate(dict(config))
         except ValidationError as error:
-            raise ConfigError(f"invalid identity encoder config: {error}") from error
+            raise ConfigError(f"invalid identity encoder config: {describe_validation(error)}") from error
     return IdentityEncoder(config)

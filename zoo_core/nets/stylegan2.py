@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from torch import Tensor, nn
 
-from zoo_core.errors import ConfigError
+from zoo_core.errors import ConfigError, describe_validation
 
 __all__ = [
     "StyleGAN2Config",
@@ -482,7 +482,7 @@ def build_generator(config: Mapping[str, Any]) -> StyleGAN2Generator:
     try:
         return StyleGAN2Generator(StyleGAN2Config.model_validate(dict(config)))
     except ValidationError as error:
-        raise ConfigError(f"invalid StyleGAN2 config: {error}") from error
+        raise ConfigError(f"invalid StyleGAN2 config: {describe_validation(error)}") from error
 
 
 # --------------------------------------------------------------------------- discriminator

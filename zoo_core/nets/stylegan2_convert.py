@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from torch import Tensor
 
 from zoo_core.convert import few_keys, rename_checked
-from zoo_core.errors import ConfigError, WeightsError
+from zoo_core.errors import ConfigError, WeightsError, describe_validation
 from zoo_core.hub import skip_weight_init
 from zoo_core.nets.stylegan2 import (
     StyleGAN2Config,
@@ -59,7 +59,7 @@ def _config(config: ConfigLike) -> StyleGAN2Config:
     try:
         return StyleGAN2Config.model_validate(dict(config))
     except ValidationError as error:
-        raise ConfigError(f"invalid StyleGAN2 config for the converter: {error}") from error
+        raise ConfigError(f"invalid StyleGAN2 config for the converter: {describe_validation(error)}") from error
 
 
 def _expected(module: type[StyleGAN2Generator] | type[StyleGAN2Discriminator],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from zoo_core import registry
-from zoo_core.errors import ZooError
+from zoo_core.errors import ConfigError, ZooError
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 
 
@@ -45,11 +45,11 @@ def test_variant_and_its_spec(cvae_gan_plugin):
 def test_config_checks(cvae_gan_plugin):
     with pytest.raises(ZooError, match="unknown config keys"):
         registry.create_model("cvae-gan-224", n_block=3)
-    with pytest.raises(ValueError, match="latent_size must be 512"):
+    with pytest.raises(ConfigError, match="latent_size must be 512"):
         registry.create_model("cvae-gan-224", latent_size=256)
-    with pytest.raises(ValueError, match="image_size must be divisible by 8"):
+    with pytest.raises(ConfigError, match="image_size must be divisible by 8"):
         registry.create_model("cvae-gan-224", image_size=36)
-    with pytest.raises(ValueError, match="noise"):
+    with pytest.raises(ConfigError, match="noise"):
         registry.create_model("cvae-gan-224", noise="laplace")
 
 

@@ -103,5 +103,5 @@ def test_bad_inputs_name_the_argument(tiny_ddpm):
         tiny_ddpm.pipeline(target, torch.zeros(3, 32, 32))
     with pytest.raises(ConfigError, match="downsample_factor must be one of"):
         tiny_ddpm.pipeline(target, source, downsample_factor=3)
-    with pytest.raises(ValueError, match="downsample_factor must be one of"):
+    with pytest.raises(ConfigError, match="invalid config for 'ilvr-celebahq-256': downsample_factor: .*must be one of"):
         registry.create_model("ilvr-celebahq-256", downsample_factor=12)

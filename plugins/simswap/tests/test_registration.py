@@ -42,11 +42,11 @@ def test_variants_and_their_specs(simswap_plugin):
 
 
 def test_unknown_config_keys_and_bad_latent_size_are_refused(simswap_plugin):
-    from zoo_core.errors import ZooError
+    from zoo_core.errors import ConfigError, ZooError
 
     with pytest.raises(ZooError, match="unknown config keys"):
         registry.create_model("simswap-224", n_block=3)
-    with pytest.raises(ValueError, match="latent_size must be 512"):
+    with pytest.raises(ConfigError, match="latent_size must be 512"):
         registry.create_model("simswap-224", latent_size=256)
 
 

@@ -3,8 +3,9 @@
 One step = for each phase of the plugin's Trainer (e.g. generator, then discriminator):
 ``grad_accum`` micro-batches, each ``trainer.step`` -> ``backward(total / grad_accum)``
 (gradient sync only on the last), optional clipping, the phase optimizer's step and its
-scheduler. Then EMA updates, logs, sample grids and checkpoints. Batches are a pure function
-of (seed, micro-step, process), so resuming restores the data position exactly.
+scheduler. Then EMA updates, logs, sample grids and checkpoints (``zoo_core.train.checkpoint``).
+Batches are a pure function of (seed, micro-step, process) and every random state is
+checkpointed, so a resumed run continues bit for bit as an uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import copy
 import json
 import shutil
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -21,14 +23,31 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zoo_core.errors import ConfigError, ZooError
+from zoo_core.errors import ConfigError, ZooError, ZooWarning, describe_validation
 from zoo_core.fileio import write_json_atomic
 from zoo_core.registry import get_model_spec, get_registry, merged_config, resolve
+from zoo_core.specs import ModelSpec
+from zoo_core.train.checkpoint import (
+    STATE,
+    CheckpointState,
+    checkpoint_folders,
+    load_part,
+    load_rng,
+    newest_valid_checkpoint,
+    rng_file,
+    save_part,
+    save_rng,
+    step_folder_name,
+    verify_checkpoint,
+    write_manifest,
+)
 from zoo_core.train.data import FaceFolder, load_crop
+from zoo_core.train.runfolder import run_lock, truncate_log
 from zoo_core.train.samplers import SAMPLERS, PairSampler
 
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
+SHARDED_LAUNCHES = ("DEEPSPEED", "FSDP", "MEGATRON_LM")  # accelerate launches that shard the networks
 
 
 class TrainOptions(BaseModel):
@@ -59,16 +78,10 @@ class TrainOptions(BaseModel):
 
 
 class TrainingState:
-    """The step counter, checkpointed with the accelerate state."""
+    """The step counter (checkpointed in ``zoo_state.json``)."""
 
     def __init__(self) -> None:
         self.step = 0
-
-    def state_dict(self) -> dict[str, int]:
-        return {"step": self.step}
-
-    def load_state_dict(self, state: Mapping[str, int]) -> None:
-        self.step = int(state["step"])
 
 
 class EMA:
@@ -84,12 +97,6 @@ class EMA:
             shadow.lerp_(live.detach(), 1.0 - self.decay)
         for shadow, live in zip(self.shadow.buffers(), module.buffers(), strict=True):
             shadow.copy_(live)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return self.shadow.state_dict()
-
-    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
-        self.shadow.load_state_dict(state)
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -125,23 +132,47 @@ def find_trainer(spec: Any) -> Any:
     raise ZooError(f"no trainer is registered for {spec.name!r} (family {spec.family!r}); its plugin may not support training")
 
 
+def check_resolution(trainer_class: Any, spec: ModelSpec, model_config: Mapping[str, Any], size: int,
+                     given: bool) -> None:
+    """Refuse a crop size the model's architecture cannot train at: a Trainer whose networks fix
+    it declares ``resolutions(spec, model_config)``, the sizes it accepts (none: any size)."""
+    declared = getattr(trainer_class, "resolutions", None)
+    if declared is None:
+        return
+    try:
+        accepted = tuple(declared(spec, model_config))
+    except ValidationError as error:
+        raise ConfigError(f"invalid model config for {spec.name}: {describe_validation(error)}") from error
+    if size not in accepted:
+        got = f"--resolution {size}" if given else f"{size} (the variant's resolution; set --resolution)"
+        sizes = " or ".join(str(s) for s in accepted)
+        raise ConfigError(f"{spec.name} trains only at {sizes} px with this model config (its architecture "
+                          f"fixes the crop size); got {got}")
+
+
 def latest_checkpoint(run: Path) -> Path | None:
-    found = sorted((run / CHECKPOINTS).glob("step-*"))
+    """The checkpoint folder of the highest step in ``run`` (whether valid or not)."""
+    found = checkpoint_folders(run / CHECKPOINTS)
     return found[-1] if found else None
 
 
-def _resume_path(options: TrainOptions) -> Path | None:
+def resume_checkpoint(options: TrainOptions, warn: bool) -> tuple[Path, CheckpointState] | None:
+    """The verified checkpoint ``options.resume`` names: a folder, or with ``latest`` the newest
+    valid one (with ``warn``, one warning when newer ones are corrupt or incomplete)."""
     if options.resume is None:
+        earlier = sorted((options.output / CHECKPOINTS).glob("step-*"))
+        if earlier:  # a fresh run would mix its checkpoints with (and rotate away) the earlier run's
+            raise ZooError(f"{options.output}: holds an earlier run (checkpoints up to {earlier[-1].name}); "
+                           "continue it with --resume, or train into another folder")
         return None
-    if options.resume == "latest":
-        path = latest_checkpoint(options.output)
-        if path is None:
-            raise ZooError(f"{options.output / CHECKPOINTS}: no checkpoint to resume from")
-        return path
-    path = Path(options.resume)
-    if not (path / "zoo_state.json").is_file() and not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
-        raise ZooError(f"{path}: not a checkpoint folder written by zoo train")
-    return path
+    if options.resume != "latest":
+        path = Path(options.resume)
+        return path, verify_checkpoint(path)
+    path, state, skipped = newest_valid_checkpoint(options.output / CHECKPOINTS)
+    if skipped and warn:
+        more = f" ({len(skipped)} newer checkpoints skipped)" if len(skipped) > 1 else ""
+        warnings.warn(f"{skipped[0]}; resuming from {path} instead{more}", ZooWarning, stacklevel=2)
+    return path, state
 
 
 class Engine:
@@ -157,8 +188,10 @@ class Engine:
         try:
             self.trainer_config = trainer_class.config_schema(**options.trainer_config)
         except ValidationError as error:
-            raise ConfigError(f"invalid training config for {self.spec.name}: {error}") from error
+            raise ConfigError(f"invalid training config for {self.spec.name}: {describe_validation(error)}") from error
         model_config = merged_config(self.spec, options.model_overrides)
+        self.resolution = options.resolution or self.spec.resolution
+        check_resolution(trainer_class, self.spec, model_config, self.resolution, options.resolution is not None)
         log_with = None if options.tracker == "none" else options.tracker
         if log_with == "wandb":
             try:
@@ -174,6 +207,10 @@ class Engine:
         # (DistributedType.MULTI_CPU) instead of independent single-process runs.
         self.accelerator = Accelerator(mixed_precision=options.mixed_precision, log_with=log_with,
                                        project_dir=str(options.output), cpu=options.cpu or not _has_gpu())
+        launch = self.accelerator.distributed_type.value
+        if launch in SHARDED_LAUNCHES:
+            raise ConfigError(f"zoo train runs data-parallel only (its checkpoints hold whole networks), not {launch}; "
+                              "launch with --multi_gpu instead")
         set_seed(options.seed, device_specific=True)
         self.trainer = trainer_class(self.spec, model_config, self.trainer_config)
         networks = dict(self.trainer.build_networks())
@@ -190,8 +227,6 @@ class Engine:
         self.ema = {name: EMA(self.accelerator.unwrap_model(self.networks[name]), decay)
                     for name, decay in dict(self.trainer.ema).items()}
         self.state = TrainingState()
-        for obj in (self.state, *self.ema.values()):
-            self.accelerator.register_for_checkpointing(obj)
         self.data = FaceFolder.scan(options.data)
         sampler_class = SAMPLERS[self.trainer.sampler]
         self.sampler = sampler_class(self.data, options.batch_size, options.seed, **dict(self.trainer.sampler_options))
@@ -202,11 +237,13 @@ class Engine:
 
     def _batches(self, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
         n = self.options.grad_accum
-        size = self.options.resolution or self.spec.resolution
-        dataset = StepBatches(self.data, self.sampler, size, self.accelerator.process_index)
+        dataset = StepBatches(self.data, self.sampler, self.resolution, self.accelerator.process_index)
         indices = range(start_step * n, self.options.max_steps * n)
+        # its own generator: the loader's worker seed must not be drawn from the global torch
+        # RNG, which a resumed run has just restored for the training step
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=indices,
-                                             num_workers=self.options.num_workers, persistent_workers=False)
+                                             num_workers=self.options.num_workers, persistent_workers=False,
+                                             generator=torch.Generator().manual_seed(self.options.seed))
         for batch in loader:
             yield {k: v.to(self.accelerator.device) for k, v in batch.items()}
 
@@ -235,26 +272,66 @@ class Engine:
             self.schedulers[phase].step()
         return totals
 
+    def _parts(self) -> dict[str, Any]:
+        """What a checkpoint holds besides the random states, by file name."""
+        parts: dict[str, Any] = {f"network-{name}.safetensors": self.accelerator.unwrap_model(network)
+                                 for name, network in self.networks.items()}
+        parts.update({f"ema-{name}.safetensors": ema.shadow for name, ema in self.ema.items()})
+        parts.update({f"optimizer-{phase}.pt": optimizer for phase, optimizer in self.optimizers.items()})
+        parts.update({f"scheduler-{phase}.pt": scheduler for phase, scheduler in self.schedulers.items()})
+        if self.accelerator.scaler is not None:
+            parts["scaler.pt"] = self.accelerator.scaler
+        return parts
+
     def save_checkpoint(self) -> Path:
-        """``accelerator.save_state`` into a temporary folder, renamed when complete; the
-        oldest checkpoints beyond ``keep_checkpoints`` are removed (main process only)."""
+        """Write the checkpoint of this step (``zoo_core.train.checkpoint``) into a temporary
+        folder: the parts and the state by the main process, each process its random states;
+        then the manifest, the rename, and the oldest beyond ``keep_checkpoints`` removed."""
         folder = self.options.output / CHECKPOINTS
-        final = folder / f"step-{self.state.step:08d}"
-        temp = folder / f".tmp-step-{self.state.step:08d}"
+        final = folder / step_folder_name(self.state.step)
+        temp = folder / f".tmp-{final.name}"
         if self.main:
             shutil.rmtree(temp, ignore_errors=True)
-            folder.mkdir(parents=True, exist_ok=True)
+            temp.mkdir(parents=True)
         self.accelerator.wait_for_everyone()
-        self.accelerator.save_state(str(temp))
+        save_rng(temp / rng_file(self.accelerator.process_index), self.accelerator.device)
+        if self.main:
+            parts = self._parts()
+            for name, obj in parts.items():
+                save_part(obj, temp / name)
+            state = CheckpointState(step=self.state.step, model=self.spec.name,
+                                    processes=self.accelerator.num_processes, parts=sorted(parts))
+            write_json_atomic(temp / STATE, state.model_dump(mode="json"))
         self.accelerator.wait_for_everyone()
         if self.main:
-            write_json_atomic(temp / "zoo_state.json", {"step": self.state.step, "model": self.spec.name})
+            write_manifest(temp)
             shutil.rmtree(final, ignore_errors=True)
             temp.rename(final)
-            for old in sorted(folder.glob("step-*"))[: -self.options.keep_checkpoints]:
+            for old in checkpoint_folders(folder)[: -self.options.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
         self.accelerator.wait_for_everyone()
         return final
+
+    def load_checkpoint(self, folder: Path, state: CheckpointState | None = None) -> None:
+        """Continue from a checkpoint: every part, this process's random states and the step.
+        ``state``: what :func:`verify_checkpoint` returned (verified here when not given)."""
+        state = state or verify_checkpoint(folder)
+        if state.model != self.spec.name:
+            raise ConfigError(f"{folder}: a checkpoint of {state.model}, not of {self.spec.name}")
+        parts = self._parts()
+        if sorted(parts) != state.parts:
+            raise ConfigError(f"{folder}: holds {', '.join(state.parts)} but this run has {', '.join(sorted(parts))}; "
+                              "resume with the model, trainer and precision settings of the checkpoint")
+        for name, obj in parts.items():
+            load_part(obj, folder / name)
+        rank = self.accelerator.process_index
+        if rank < state.processes:
+            load_rng(folder / rng_file(rank), self.accelerator.device)
+        if state.processes != self.accelerator.num_processes and self.main:
+            warnings.warn(f"{folder}: written by {state.processes} processes, resumed with "
+                          f"{self.accelerator.num_processes}; the run continues, but not as the original would have",
+                          ZooWarning, stacklevel=2)
+        self.state.step = state.step
 
     def _unwrapped(self, use_ema: bool) -> dict[str, torch.nn.Module]:
         networks = {name: self.accelerator.unwrap_model(net) for name, net in self.networks.items()}
@@ -271,14 +348,22 @@ class Engine:
         write_image(self.options.output / "samples" / f"step-{self.state.step:08d}.png", image)
 
     def run(self) -> Path:
+        """Train (resuming when asked) while holding the run folder's lock; return the final folder."""
+        with contextlib.ExitStack() as stack:
+            if self.main:
+                stack.enter_context(run_lock(self.options.output))
+            resume = resume_checkpoint(self.options, warn=self.main)
+            if resume is not None:
+                self.load_checkpoint(*resume)
+            return self._train()
+
+    def _train(self) -> Path:
+        """The loop from ``self.state.step`` to ``max_steps``, then the export."""
         from tqdm.auto import tqdm
 
         options = self.options
-        resume = _resume_path(options)
-        if resume is not None:
-            self.accelerator.load_state(str(resume))
         if self.main:
-            options.output.mkdir(parents=True, exist_ok=True)
+            truncate_log(options.output / "losses.jsonl", self.state.step)
             write_json_atomic(options.output / "train_config.json", {
                 "options": options.model_dump(mode="json"), "trainer": self.trainer_config.model_dump(mode="json")})
         if options.tracker != "none":
@@ -315,9 +400,10 @@ class Engine:
                 self.save_checkpoint()
             micro = []
         bar.close()
-        if options.tracker != "none":
+        final = self.export()
+        if options.tracker != "none":  # after the export: it ends the process group of a multi-process run
             self.accelerator.end_training()
-        return self.export()
+        return final
 
     def export(self) -> Path:
         """Save the trained (EMA where used) model as a ``save_pretrained`` folder."""

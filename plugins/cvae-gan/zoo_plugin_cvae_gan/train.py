@@ -17,7 +17,7 @@ weight", §2.2.1) and λ_rec_swap = 1 (one tenth of λ_rec); both are configurab
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +25,7 @@ from torch import nn
 from zoo_plugin_simswap.train import SimSwapTrainer
 
 from zoo_core.nets.losses import identity_loss
+from zoo_core.specs import ModelSpec
 from zoo_core.train.grid import unwrap
 from zoo_plugin_cvae_gan.config import CVAEGANConfig
 from zoo_plugin_cvae_gan.model import CVAEGAN
@@ -61,6 +62,11 @@ class CVAEGANTrainer(SimSwapTrainer):
     config_schema = CVAEGANTrainConfig
     model_class = CVAEGAN
     model_config_class = CVAEGANConfig
+
+    @classmethod
+    def resolutions(cls, spec: ModelSpec, model_config: Mapping[str, Any]) -> tuple[int, ...]:
+        """M1 maps the identity code to an ``image_size``-sided map: crops of that side only."""
+        return (CVAEGANConfig(**model_config).image_size,)
 
     def generator_losses(self, batch: Mapping[str, torch.Tensor],
                          networks: Mapping[str, nn.Module]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -74,6 +74,11 @@ class InfoSwapTrainer:
         self.config = config
         self._pair: tuple[torch.Tensor, torch.Tensor] | None = None
 
+    @classmethod
+    def resolutions(cls, spec: ModelSpec, model_config: Mapping[str, Any]) -> tuple[int, ...]:
+        """The decoder and AII are sized by the IR-SE input: crops of the output side only."""
+        return (InfoSwapConfig(**model_config).output_size,)
+
     def build_networks(self) -> dict[str, nn.Module]:
         c = self.config
         discriminator = MultiscaleDiscriminator(input_nc=3, ndf=c.d_channels, n_layers=c.d_layers,

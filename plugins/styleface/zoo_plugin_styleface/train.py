@@ -115,6 +115,11 @@ class StyleFaceTrainer:
         self._parser = self._build_parser(config.face_parser)
         self._projector_group: dict[str, Any] | None = None
 
+    @classmethod
+    def resolutions(cls, spec: ModelSpec, model_config: Mapping[str, Any]) -> tuple[int, ...]:
+        """The AAE's features meet the generator's at fixed sides: crops of the generator's size only."""
+        return (StyleFaceConfig(**model_config).size,)
+
     @staticmethod
     def _build_parser(name: str | None) -> Any:
         if name is None:

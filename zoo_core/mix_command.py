@@ -13,7 +13,21 @@ from typing import Any
 
 import click
 
+from zoo_core.cli_options import DEVICE, SEED
 from zoo_core.errors import InputError, ZooError
+from zoo_core.fileio import refuse_overwriting
+
+
+def default_max_pixels() -> int:
+    """``--max-pixels``'s default (imported when needed: the CLI starts without numpy and PIL)."""
+    from zoo_core.faces.io import DEFAULT_MAX_PIXELS
+
+    return DEFAULT_MAX_PIXELS
+
+
+OVERWRITE = click.option("--overwrite", is_flag=True, help="Allow the output to replace one of the input files.")
+MAX_PIXELS = click.option("--max-pixels", type=click.IntRange(min=1), default=default_max_pixels,
+                          help="Refuse images larger than this many pixels, before decoding them (default: 100 million).")
 
 
 def parse_levels(items: tuple[str, ...]) -> dict[int, Path]:
@@ -48,10 +62,10 @@ def mix_photo(model: Any, swapper: Any, global_source: Path, local_source: Path,
     the model's two-source ``mix``)."""
     import torch
 
-    from zoo_core.faces.swapper import Selection, _load
+    from zoo_core.faces.swapper import Selection, load_image
 
     sources = [swapper.source_crop(p) for p in (global_source, local_source, *extras)]
-    rgb, _, name = _load(target)
+    rgb, _, name = load_image(target, swapper.max_pixels)
     face = swapper.select(rgb, swapper.faces(rgb, name), Selection(face_index=face_index), name)[0]
     aligned = swapper.align(rgb, face)
     with torch.inference_mode():
@@ -76,38 +90,44 @@ def mix_photo(model: Any, swapper: Any, global_source: Path, local_source: Path,
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--source-at", "levels", multiple=True,
               help="RES=PHOTO: the ID codes of generator resolution RES from PHOTO (more than two sources).")
-@click.option("--face-index", default=0, show_default=True, help="Change the N-th target face (0 = largest).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
-@click.option("--seed", type=int, help="Seed for stochastic models (recorded in the output's metadata).")
+@click.option("--face-index", default=0, show_default=True, type=click.IntRange(min=0), help="Change the N-th target face (0 = largest).")
+@click.option("--device", default="cpu", show_default=True, type=DEVICE, help="cpu, cuda, cuda:1, ...")
+@click.option("--seed", type=SEED, help="Seed for stochastic models (recorded in the output's metadata).")
 @click.option("--revision", help="Branch, tag or commit of the weights.")
 @click.option("--local-files-only", is_flag=True, help="Never download weights.")
 @click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME).")
 @click.option("--color-match", is_flag=True, help="Match the new face's colours to the target's.")
 @click.option("--random-init", is_flag=True, help="Use random weights (testing the pipeline: the face content is meaningless).")
 @click.option("--set", "overrides", multiple=True, help="Model config override key=value (JSON values).")
+@OVERWRITE
+@MAX_PIXELS
 def mix_command(model_name: str, global_source: Path, local_source: Path, target: Path, output: Path,
                 levels: tuple[str, ...], face_index: int, device: str, seed: int | None, revision: str | None,
                 local_files_only: bool, detector: str, color_match: bool, random_init: bool,
-                overrides: tuple[str, ...]) -> None:
+                overrides: tuple[str, ...], overwrite: bool, max_pixels: int) -> None:
     """Swap into TARGET a new identity mixed from a global and a local source (ID mixing)."""
     from zoo_core.cli import load_for_faces
     from zoo_core.faces.io import read_image, write_image
     from zoo_core.faces.swapper import FaceSwapper
 
     per_level = parse_levels(levels)
+    if not overwrite:
+        refuse_overwriting([output], {"--global": global_source, "--local": local_source, "--target": target,
+                                      **{f"--source-at {res}": path for res, path in per_level.items()}})
     model, weights = load_for_faces(model_name, random_init=random_init, weight_seed=0 if seed is None else seed,
                                     device=device, revision=revision, local_files_only=local_files_only,
                                     overrides=overrides)
     if "mix" not in model.spec.capabilities:
         raise ZooError(f"{model.spec.name} cannot mix identities (capabilities: {', '.join(sorted(model.spec.capabilities))})")
     extras, assignment = assignment_for(model, per_level) if per_level else ([], {})
-    swapper = FaceSwapper(model, detector=detector, device=device, color_match=color_match, weights=weights, seed=seed)
+    swapper = FaceSwapper(model, detector=detector, device=device, color_match=color_match, weights=weights, seed=seed,
+                          max_pixels=max_pixels)
     if seed is not None:
         import torch
 
         torch.manual_seed(seed)
     mixed = mix_photo(model, swapper, global_source, local_source, target, face_index, extras, assignment)
-    _, info = read_image(target)
+    _, info = read_image(target, max_pixels=max_pixels)
     extra = {str(res): path.name for res, path in per_level.items()}
     provenance = swapper.provenance(global_source=global_source.name, local_source=local_source.name,
                                     target=target.name, **({"source_at": extra} if extra else {}))

@@ -11,7 +11,7 @@ from PIL import Image
 
 import zoo_core
 from zoo_core.cli import cli
-from zoo_core.errors import NoFaceError, ZooError
+from zoo_core.errors import InputError, NoFaceError, ZooError
 from zoo_core.faces.io import read_provenance
 from zoo_core.faces.swapper import FaceSwapper, Selection
 
@@ -130,3 +130,135 @@ def test_zoo_swap_config_overrides(example_plugin, tmp_path, astronaut):
     result = CliRunner().invoke(cli, [*args, "--output", str(tmp_path / "b.png"), "--set", "bogus=1"])
     assert result.exit_code == 1 and "unknown config keys ['bogus']" in result.output
     assert not (tmp_path / "b.png").exists()
+
+
+# --- outputs that would replace an input, size limits, multi-frame targets, BMP -----------------
+
+
+@pytest.fixture
+def photos(tmp_path, astronaut):
+    """Three 256 px copies of the astronaut: source, target and reference."""
+    small = Image.fromarray(astronaut).resize((256, 256))
+    paths = {name: tmp_path / f"{name}.png" for name in ("source", "target", "reference")}
+    for path in paths.values():
+        small.save(path)
+    return paths
+
+
+def swap_args(photos, output, *extra):
+    return ["swap", "--model", "example-64", "--random-init", "--source", str(photos["source"]),
+            "--target", str(photos["target"]), "--output", str(output), *extra]
+
+
+def spelled(path, how):
+    """Another name of ``path``: the same string, a detour through a folder, or a symbolic link."""
+    if how == "detour":
+        (path.parent / "sub").mkdir(exist_ok=True)
+        return path.parent / "sub" / ".." / path.name
+    if how == "link":
+        link = path.with_name(f"link-{path.name}")
+        link.symlink_to(path)
+        return link
+    return path
+
+
+@pytest.mark.parametrize("how", ["same", "detour", "link"])
+@pytest.mark.parametrize("option", ["--source", "--target", "--reference"])
+def test_swap_refuses_to_overwrite_an_input(example_plugin, photos, option, how):
+    before = photos[option[2:]].read_bytes()
+    output = spelled(photos[option[2:]], how)
+    result = CliRunner().invoke(cli, [*swap_args(photos, output), "--reference", str(photos["reference"])])
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: {output}: this output is the {option} file; choose another output "
+                             "or pass --overwrite to replace it\n")
+    assert photos[option[2:]].read_bytes() == before
+
+
+def test_swap_overwrite_replaces_the_target(example_plugin, photos):
+    before = photos["target"].read_bytes()
+    result = CliRunner().invoke(cli, [*swap_args(photos, photos["target"]), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert photos["target"].read_bytes() != before and read_provenance(photos["target"])["model"] == "example-64"
+
+
+@pytest.mark.parametrize(("taken", "option"), [("out-1.png", "--target"), ("out-0.png", "--reference"),
+                                               ("out.png", None)])
+def test_deid_refuses_variant_outputs_that_are_inputs(example_plugin, photos, tmp_path, taken, option):
+    photos["target"].rename(tmp_path / taken)
+    target = tmp_path / taken if option == "--target" else photos["source"]
+    reference = tmp_path / taken if option == "--reference" else photos["reference"]
+    args = ["deid", "--model", "example-64", "--random-init", "--target", str(target), "--reference", str(reference),
+            "--output", str(tmp_path / "out.png"), "--num", "2"]
+    result = CliRunner().invoke(cli, args)
+    if option is None:  # out-0.png and out-1.png are free; out.png itself is not written
+        assert "this output is" not in result.stderr
+    else:
+        assert result.stderr.startswith(f"error: {tmp_path / taken}: this output is the {option} file")
+    # --overwrite lets it through to the next check (this model cannot de-identify)
+    allowed = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert allowed.exit_code == 1 and "no 'deidentify' capability" in allowed.stderr
+
+
+@pytest.mark.parametrize("option", ["--global", "--local", "--target", "--source-at"])
+def test_mix_refuses_to_overwrite_an_input(example_plugin, photos, tmp_path, option):
+    extra = tmp_path / "extra.png"
+    extra.write_bytes(photos["source"].read_bytes())
+    files = {"--global": photos["reference"], "--local": photos["source"], "--target": photos["target"],
+             "--source-at": extra}
+    args = ["mix", "--model", "example-64", "--random-init", "--global", str(files["--global"]),
+            "--local", str(files["--local"]), "--target", str(files["--target"]), "--source-at", f"64={extra}",
+            "--output", str(files[option])]
+    result = CliRunner().invoke(cli, args)
+    named = "--source-at 64" if option == "--source-at" else option
+    assert result.exit_code == 1 and f"this output is the {named} file" in result.stderr
+    assert result.stderr.count("\n") == 1
+    allowed = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert allowed.exit_code == 1 and "cannot mix identities" in allowed.stderr
+
+
+@pytest.mark.parametrize("big", ["source", "target", "reference"])
+def test_max_pixels_applies_to_every_photo(example_plugin, photos, tmp_path, astronaut, big):
+    Image.fromarray(astronaut).save(photos[big])  # 512 x 512; the others are 256 x 256
+    args = [*swap_args(photos, tmp_path / "out.png"), "--reference", str(photos["reference"])]
+    result = CliRunner().invoke(cli, [*args, "--max-pixels", "100000"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (f"error: {photos[big]}: 512x512 is 262,144 pixels, more than the "
+                                              "limit of 100,000 (--max-pixels)")
+    assert not (tmp_path / "out.png").exists()
+    assert CliRunner().invoke(cli, [*args, "--max-pixels", "262144"]).exit_code == 0
+
+
+def test_mix_reads_every_photo_with_the_limit(example_plugin, photos, detector):
+    from zoo_core.mix_command import mix_photo
+
+    class Mixer:  # the target crop back unchanged: only the reading is under test
+        spec = zoo_core.create_model("example-64").spec
+
+        def mix(self, first, second, target):
+            return target
+
+    swapper = FaceSwapper(zoo_core.create_model("example-64"), detector=detector, max_pixels=256 * 256 - 1)
+    with pytest.raises(InputError, match=rf"{photos['source']}: 256x256 is 65,536 pixels"):
+        mix_photo(Mixer(), swapper, photos["source"], photos["target"], photos["target"], 0, [], {})
+    swapper.max_pixels = 256 * 256
+    out = mix_photo(Mixer(), swapper, photos["source"], photos["reference"], photos["target"], 0, [], {})
+    assert out.shape == (256, 256, 3)
+
+
+def test_multi_frame_target_warns_in_one_line(example_plugin, photos, tmp_path, astronaut):
+    frames = [Image.fromarray(np.roll(astronaut, 4 * i, axis=1)).resize((256, 256)).convert("P") for i in range(3)]
+    target = tmp_path / "anim.gif"
+    frames[0].save(target, save_all=True, append_images=frames[1:])
+    photos["target"] = target
+    result = CliRunner().invoke(cli, swap_args(photos, tmp_path / "out.png"))
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "frames" in line]
+    assert warned == [f"warning: {target}: the image has 3 frames; only the first is used"]
+    assert all(line.startswith("warning: ") for line in result.stderr.splitlines())
+
+
+def test_bmp_output_provenance_for_inspect(example_plugin, photos, tmp_path):
+    out = tmp_path / "out.bmp"
+    assert CliRunner().invoke(cli, swap_args(photos, out, "--seed", "4")).exit_code == 0
+    shown = CliRunner().invoke(cli, ["inspect", str(out)])
+    assert shown.exit_code == 0 and {"model: example-64", "seed: 4", "target: target.png"} <= set(shown.stdout.splitlines())

@@ -85,27 +85,28 @@ def _real_frames(faces_dir: Path) -> list[np.ndarray]:
     return [np.ascontiguousarray(frame) for frame in frames]
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: Fraction, audio: str | None = None) -> Path:
+def write_clip(path: Path, frames: list[np.ndarray], fps: Fraction, audio: str | None = None,
+               rate: int = SAMPLE_RATE) -> Path:
     """Encode ``frames`` (H.264, crf 10) at ``fps``, with a 440 Hz mono sine in codec ``audio``
-    lasting as long as the video."""
+    at ``rate`` Hz lasting as long as the video."""
     height, width = frames[0].shape[:2]
     with av.open(str(path), mode="w") as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"crf": "10", "preset": "ultrafast"}
-        sound = container.add_stream(audio, rate=SAMPLE_RATE, layout="mono") if audio else None
+        sound = container.add_stream(audio, rate=rate, layout="mono") if audio else None
         for frame in frames:
             for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
         if sound is not None:
-            samples = round(SAMPLE_RATE * len(frames) / fps)
-            wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / SAMPLE_RATE)
+            samples = round(rate * len(frames) / fps)
+            wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / rate)
             pcm = (wave * 32767).astype(np.int16)
             for start in range(0, samples, 1024):
                 chunk = av.AudioFrame.from_ndarray(pcm[None, start : start + 1024], format="s16", layout="mono")
-                chunk.sample_rate, chunk.pts = SAMPLE_RATE, start
+                chunk.sample_rate, chunk.pts = rate, start
                 for packet in sound.encode(chunk):
                     container.mux(packet)
             for packet in sound.encode():
@@ -389,6 +390,69 @@ def test_swap_video_keeps_audio(clips: dict[str, Path], swapped_with_audio: tupl
     assert (codec, rate, channels) == (codec_in, rate_in, channels_in)  # copied, not re-encoded
     assert seconds == pytest.approx(seconds_in, abs=0.03)
     assert seconds == pytest.approx(12 / info_in.fps, abs=0.05)  # and as long as the video
+
+
+@pytest.fixture(scope="module")
+def sound_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """8 gradient frames at 30000/1001 fps with AAC (mp4) or Opus (mkv) audio."""
+    folder = tmp_path_factory.mktemp("sound")
+    frames = [_gradient(64, 48, phase) for phase in range(8)]
+    return {"aac": write_clip(folder / "aac.mp4", frames, NTSC, "aac"),
+            "opus": write_clip(folder / "opus.mkv", frames, NTSC, "libopus", rate=48000)}
+
+
+@pytest.mark.parametrize(("audio", "suffix", "codec"), [
+    ("aac", ".webm", "opus"), ("aac", ".avi", "aac"), ("aac", ".mkv", "aac"), ("aac", ".mov", "aac"),
+    ("opus", ".mov", "aac"), ("opus", ".avi", "mp3float"), ("opus", ".webm", "opus"),
+])
+def test_audio_is_kept_in_every_container(sound_clips: dict[str, Path], tmp_path: Path, audio: str, suffix: str,
+                                          codec: str) -> None:
+    # Copied where the container holds the codec, re-encoded where it does not (AAC into WebM).
+    clip, out = sound_clips[audio], tmp_path / f"out{suffix}"
+    with VideoWriter(out, NTSC, 64, 48, audio_from=clip) as writer:
+        for frame in iter_frames(clip):
+            writer.write(frame)
+    info = probe(out)
+    assert info.has_audio and (info.fps, info.frames) == (NTSC, 8)
+    name, _, channels, seconds = _audio_track(out)
+    assert (name, channels) == (codec, 1)
+    assert seconds == pytest.approx(_audio_track(clip)[3], abs=0.05)  # MP3 pads to 1152-sample frames
+    with av.open(str(out)) as container:  # the audio leaves the video's timing alone: frame k at k / fps
+        stream = container.streams.video[0]
+        stamps = sorted(p.pts * stream.time_base for p in container.demux(stream) if p.pts is not None)
+    assert [round((stamp - stamps[0]) * NTSC) for stamp in stamps] == list(range(8))
+
+
+def test_video_write_error_names_the_output(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    out = tmp_path / "file" / "out.mp4"
+    with pytest.raises(InputError, match=rf"^{out}: cannot write the file \(Not a directory: {tmp_path / 'file'}\)$"):
+        VideoWriter(out, PAL_HALF, 64, 48)
+
+
+FULL_DISK = """
+import resource, signal, sys
+import numpy as np
+from zoo_core.faces.video import VideoWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+frames = np.random.default_rng(0).integers(0, 255, (10, 48, 64, 3), dtype=np.uint8)
+try:
+    with VideoWriter(sys.argv[1], 25, 64, 48) as writer:
+        for frame in frames:
+            writer.write(frame)
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+@pytest.mark.parametrize("suffix", sorted(VIDEO_SUFFIXES))
+def test_full_disk_error_names_the_output(tmp_path: Path, suffix: str) -> None:
+    # Files may not grow past 2000 bytes: writing fails as on a full disk.
+    out = tmp_path / f"out{suffix}"
+    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == f"WriteError {out}: cannot write the file (File too large)", result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- landmark smoothing -----------------------------------------------------------------------

@@ -1,12 +1,18 @@
 """Image reading and writing: mode conversion, EXIF orientation, atomic writes, provenance.
 
 Everything inside the pipeline is ``(H, W, 3) uint8`` RGB; ``ImageInfo`` remembers what the
-file was so the output can be written back in the target's size and mode.
+file was so the output can be written back in the target's size and mode (or the nearest
+mode the output format holds).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,13 +21,28 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from zoo_core.errors import InputError
-from zoo_core.fileio import atomic_path
+from zoo_core.errors import InputError, ZooWarning
+from zoo_core.fileio import atomic_path, naming_output, write_json_atomic
 
 PROVENANCE_KEY = "zoo:provenance"
+PROVENANCE_SIDECAR_SUFFIX = ".zoo.json"
 EXIF_IMAGE_DESCRIPTION = 0x010E
 EXIF_SOFTWARE = 0x0131
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+DEFAULT_MAX_PIXELS = 100_000_000
+
+# The modes each output format holds, and the nearest ones to fall back to (then RGB).
+FORMAT_MODES = {
+    "PNG": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"},
+    "JPEG": {"L", "RGB", "CMYK"},
+    "WEBP": {"RGB", "RGBA"},
+    "BMP": {"1", "L", "P", "RGB", "RGBA"},
+    "TIFF": {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "I;16"},
+}
+NEAREST_MODES = {"RGBA": ("RGB",), "LA": ("RGBA", "L"), "PA": ("RGBA",), "1": ("L",), "I;16": ("L",)}
+_KEPT_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK"}
+_WIDE_MODES = {"I;16": "I;16", "I;16B": "I;16", "I;16L": "I;16", "I;16N": "I;16", "I": "I;16", "F": "L"}
+_PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -35,17 +56,49 @@ class ImageInfo:
     alpha: np.ndarray | None = None  # the original alpha channel, reattached on output
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
+@contextlib.contextmanager
+def _own_pixel_limit() -> Iterator[None]:
+    """Switch off Pillow's decompression-bomb check inside (``read_image`` checks the size
+    itself, naming the file); Pillow's setting is restored on the way out."""
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    """An ``InputError`` if an image of ``size`` would decode to more than ``max_pixels``."""
+    width, height = size
+    if width * height > max_pixels:
+        raise InputError(f"{path}: {width}x{height} is {width * height:,} pixels, more than the limit of "
+                         f"{max_pixels:,} (--max-pixels)")
+
+
+def warn_extra_frames(path: Path, image: Image.Image) -> None:
+    """Warn that only the first frame of a multi-frame image (GIF, TIFF pages, ...) is used."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and image.format != "MPO":  # MPO's extra frames are previews and depth maps
+        warnings.warn(f"{path}: the image has {frames} frames; only the first is used", ZooWarning, stacklevel=3)
+
+
+def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo]:
     """Decode an image to ``(H, W, 3) uint8`` RGB, honouring EXIF orientation.
 
     RGBA, LA, grayscale, palette, CMYK and 16-bit images are converted, not rejected; the
-    alpha channel is kept in the returned ``ImageInfo``.
+    alpha channel is kept in the returned ``ImageInfo``. An image larger than ``max_pixels``
+    is refused before it is decoded; of a multi-frame image only the first frame is read (a
+    ``ZooWarning`` says so).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as opened:
+        with _own_pixel_limit(), Image.open(path) as opened:
+            check_pixels(path, opened.size, max_pixels)
+            warn_extra_frames(path, opened)
             opened.load()
             image = ImageOps.exif_transpose(opened)
             file_format = opened.format
@@ -74,24 +127,41 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
-def restore_mode(rgb: np.ndarray, info: ImageInfo | None) -> Image.Image:
-    """Turn pipeline RGB back into an image of the input's mode (alpha reattached)."""
+def stored_mode(info: ImageInfo) -> str:
+    """The mode an output of this input is written in where the format allows: the input's,
+    RGBA for a palette with transparency, 16-bit grayscale for wider integers, L for float."""
+    if info.alpha is not None and info.mode not in {"LA", "PA"}:
+        return "RGBA"
+    if info.mode in _WIDE_MODES:
+        return _WIDE_MODES[info.mode]
+    return info.mode if info.mode in _KEPT_MODES else "RGB"
+
+
+def output_mode(info: ImageInfo | None, file_format: str) -> str:
+    """The mode nearest to the input's that ``file_format`` holds."""
+    wanted = "RGB" if info is None else stored_mode(info)
+    for mode in (wanted, *NEAREST_MODES.get(wanted, ())):
+        if mode in FORMAT_MODES[file_format]:
+            return mode
+    return "RGB"
+
+
+def restore_mode(rgb: np.ndarray, info: ImageInfo | None, mode: str | None = None) -> Image.Image:
+    """Turn pipeline RGB back into an image of the input's mode, or of ``mode`` (the input's
+    alpha channel reattached where the mode has one)."""
     image = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-    if info is None or info.mode == "RGB":
+    if info is None:
         return image
-    if info.alpha is not None:
+    mode = mode or stored_mode(info)
+    if mode in {"RGBA", "LA", "PA"} and info.alpha is not None:
         image.putalpha(Image.fromarray(info.alpha, "L"))
-        return image.convert(info.mode) if info.mode in {"LA", "PA"} else image
-    if info.mode in {"L", "1"}:
-        return image.convert(info.mode)
-    if info.mode == "P":
+        return image if mode == "RGBA" else image.convert(mode)
+    if mode == "P":
         return image.quantize(colors=256)
-    if info.mode in {"I;16", "I;16B", "I;16L", "I"}:
+    if mode == "I;16":
         gray = np.asarray(image.convert("L"), dtype=np.uint16) * 257
         return Image.fromarray(gray)  # uint16 -> mode "I;16"
-    if info.mode == "CMYK":
-        return image.convert("CMYK")
-    return image
+    return image if mode == "RGB" else image.convert(mode)
 
 
 def make_provenance(model: str, weights: str | None, seed: int | None, **extra: Any) -> dict[str, Any]:
@@ -117,15 +187,14 @@ def write_image(
     provenance: dict[str, Any] | None = None,
     quality: int = 95,
 ) -> Path:
-    """Write atomically in the format of ``path``'s suffix, in the input's mode, with provenance
-    (PNG text chunk; EXIF ImageDescription and Software for JPEG/WebP/TIFF)."""
+    """Write atomically in the format of ``path``'s suffix, in the input's mode or the nearest
+    one the format holds, with provenance (PNG text chunk; EXIF ImageDescription and Software
+    for JPEG/WebP/TIFF; a ``.zoo.json`` sidecar for BMP, which holds no metadata)."""
     path = Path(path)
     file_format = WRITABLE_SUFFIXES.get(path.suffix.lower())
     if file_format is None:
         raise InputError(f"{path}: unsupported output format; use one of {', '.join(sorted(WRITABLE_SUFFIXES))}")
-    image = restore_mode(rgb, info)
-    if file_format == "JPEG" and image.mode not in {"RGB", "L", "CMYK"}:
-        image = image.convert("RGB")  # JPEG has no alpha or palette
+    image = restore_mode(rgb, info, output_mode(info, file_format))
     options: dict[str, Any] = {}
     if provenance is not None:
         text = json.dumps(provenance, sort_keys=True)
@@ -141,9 +210,28 @@ def write_image(
             options["exif"] = exif.tobytes()
     if file_format in {"JPEG", "WEBP"}:
         options["quality"] = quality
-    with atomic_path(path) as temp:
-        image.save(temp, format=file_format, **options)
+    encoded = io.BytesIO()
+    with naming_output(path):
+        image.save(encoded, format=file_format, **options)  # Pillow's C writer ignores short writes
+        with atomic_path(path) as temp:
+            temp.write_bytes(encoded.getbuffer())
+            if file_format == "BMP":
+                _write_sidecar(path, provenance)
     return path
+
+
+def provenance_sidecar(path: str | Path) -> Path:
+    """Where the provenance of an image format without metadata (BMP) is kept: ``FILE.zoo.json``."""
+    path = Path(path)
+    return path.with_name(path.name + PROVENANCE_SIDECAR_SUFFIX)
+
+
+def _write_sidecar(path: Path, provenance: dict[str, Any] | None) -> None:
+    sidecar = provenance_sidecar(path)
+    if provenance is None:
+        sidecar.unlink(missing_ok=True)  # a stale one would claim a new file is ours
+    else:
+        write_json_atomic(sidecar, provenance)
 
 
 def read_provenance(path: str | Path) -> dict[str, Any] | None:
@@ -152,12 +240,16 @@ def read_provenance(path: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as image:
+        with _own_pixel_limit(), Image.open(path) as image:  # the header only: no pixels decoded
+            file_format = image.format
             text = image.info.get(PROVENANCE_KEY) or image.getexif().get(EXIF_IMAGE_DESCRIPTION)
     except (UnidentifiedImageError, OSError):
         from zoo_core.faces.video import read_video_provenance
 
         return read_video_provenance(path)
+    if file_format == "BMP":
+        sidecar = provenance_sidecar(path)
+        text = sidecar.read_text(encoding="utf-8") if sidecar.is_file() else None
     return parse_provenance(text)
 
 

@@ -13,7 +13,13 @@ from zoo_core.errors import NoFaceError, ZooError
 from zoo_core.faces.align import AlignedFace, align_face, get_template
 from zoo_core.faces.blend import paste_back
 from zoo_core.faces.detect import Detector, Face, create_detector
-from zoo_core.faces.io import ImageInfo, make_provenance, read_image, write_image
+from zoo_core.faces.io import (
+    DEFAULT_MAX_PIXELS,
+    ImageInfo,
+    make_provenance,
+    read_image,
+    write_image,
+)
 
 Image = str | Path | np.ndarray
 
@@ -33,22 +39,24 @@ class Selection:
             raise ZooError("choose at most one of face_index, all_faces and reference")
 
 
-def _load(image: Image) -> tuple[np.ndarray, ImageInfo | None, str]:
+def load_image(image: Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, ImageInfo | None, str]:
+    """An RGB array, the file's ``ImageInfo`` (None for an array) and a name for messages."""
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ZooError(f"expected an (H, W, 3) uint8 RGB array, got {image.shape} {image.dtype}")
         return image, None, "<array>"
-    rgb, info = read_image(image)
+    rgb, info = read_image(image, max_pixels=max_pixels)
     return rgb, info, str(image)
 
 
 class FaceSwapper:
     """Detect, align, swap, paste back. ``model`` is any ``SwapModel``; its spec names the
-    alignment template and crop resolution."""
+    alignment template and crop resolution. Photos larger than ``max_pixels`` are refused
+    before they are decoded."""
 
     def __init__(self, model: Any, detector: Detector | str = "dlib-hog", device: str | None = None,
                  batch_size: int = 8, color_match: bool = False, weights: str | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
         import torch
 
         self.model = model
@@ -61,6 +69,7 @@ class FaceSwapper:
         self.color_match = color_match
         self.weights = weights
         self.seed = seed
+        self.max_pixels = max_pixels
         self._recognizer: Any = None
 
     # --- faces ------------------------------------------------------------------------------
@@ -90,7 +99,7 @@ class FaceSwapper:
 
         if self._recognizer is None:
             self._recognizer = DlibRecognizer()
-        ref_rgb, _, ref_name = _load(reference)
+        ref_rgb, _, ref_name = load_image(reference, self.max_pixels)
         ref_face = self.faces(ref_rgb, ref_name)[0]
         wanted = self._recognizer.describe(ref_rgb, ref_face)
         index, _ = closest([self._recognizer.describe(image, f) for f in faces], wanted)
@@ -111,7 +120,7 @@ class FaceSwapper:
 
     def source_crop(self, source: Image) -> np.ndarray:
         """The aligned crop of the source's largest face."""
-        rgb, _, name = _load(source)
+        rgb, _, name = load_image(source, self.max_pixels)
         return self.align(rgb, self.faces(rgb, name)[0]).crop
 
     def swap_crops(self, source_crop: np.ndarray, target_crops: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -142,7 +151,7 @@ class FaceSwapper:
     def swap_image(self, source: Image, target: Image, selection: Selection = Selection()) -> np.ndarray:
         """The target photo with the selected face(s) swapped to the source identity."""
         source_crop = self.source_crop(source)
-        rgb, _, name = _load(target)
+        rgb, _, name = load_image(target, self.max_pixels)
         chosen = self.select(rgb, self.faces(rgb, name), selection, name)
         aligned = [self.align(rgb, face) for face in chosen]
         return self.blend(rgb, aligned, self.swap_crops(source_crop, [a.crop for a in aligned]))
@@ -153,7 +162,7 @@ class FaceSwapper:
     def swap_image_file(self, source: str | Path, target: str | Path, output: str | Path,
                         selection: Selection = Selection()) -> Path:
         """``swap_image`` then write ``output`` atomically in the target's mode, with provenance."""
-        _, info = read_image(target)
+        _, info = read_image(target, max_pixels=self.max_pixels)
         swapped = self.swap_image(source, target, selection)
         return write_image(output, swapped, info, self.provenance(source=Path(source).name, target=Path(target).name))
 
@@ -254,7 +263,7 @@ class FaceDeidentifier(FaceSwapper):
 
     def deidentify_image(self, target: Image, selection: Selection = Selection()) -> np.ndarray:
         """The photo with the selected face(s) replaced by virtual identities."""
-        rgb, _, name = _load(target)
+        rgb, _, name = load_image(target, self.max_pixels)
         chosen = self.select(rgb, self.faces(rgb, name), selection, name)
         aligned = [self.align(rgb, face) for face in chosen]
         return self.blend(rgb, aligned, self.deidentify_crops([a.crop for a in aligned]))
@@ -262,7 +271,7 @@ class FaceDeidentifier(FaceSwapper):
     def deidentify_image_file(self, target: str | Path, output: str | Path,
                               selection: Selection = Selection()) -> Path:
         """``deidentify_image`` then write ``output`` atomically, with provenance."""
-        _, info = read_image(target)
+        _, info = read_image(target, max_pixels=self.max_pixels)
         out = self.deidentify_image(target, selection)
         return write_image(output, out, info, self.provenance(target=Path(target).name, deidentify=self.options or True))
 

@@ -5,7 +5,8 @@ fails to import is reported and the others still load), reports two distribution
 the same entry-point name instead of silently skipping one, and honours:
 
 - ``ZOO_LOAD_PLUGINS``: comma-separated entry-point or distribution names to load; an empty
-  string loads none (only the core's built-ins).
+  string loads none (only the core's built-ins). Names that match no installed plugin are
+  reported with the installed ones (``PluginSet.selection_problem``).
 - ``ZOO_STRICT_PLUGINS=1``: raise ``PluginError`` on the first problem instead of reporting it.
 """
 
@@ -47,6 +48,10 @@ class PluginSet:
 
     manager: pluggy.PluginManager
     plugins: list[PluginInfo] = field(default_factory=list)
+    installed: list[str] = field(default_factory=list)
+    """``name (distribution)`` of every installed entry point, loaded or not."""
+    unmatched: list[str] = field(default_factory=list)
+    """``ZOO_LOAD_PLUGINS`` names that match no installed entry point or distribution."""
 
     def distribution_of(self, plugin_name: str) -> str:
         for info in self.plugins:
@@ -57,6 +62,16 @@ class PluginSet:
     @property
     def problems(self) -> list[PluginInfo]:
         return [info for info in self.plugins if info.error]
+
+    def selection_problem(self) -> str | None:
+        """One line naming the ``ZOO_LOAD_PLUGINS`` names that match no installed plugin, or ``None``."""
+        if not self.unmatched:
+            return None
+        names = ", ".join(repr(name) for name in self.unmatched)
+        verb = "matches" if len(self.unmatched) == 1 else "match"
+        return (f"ZOO_LOAD_PLUGINS names {names}, which {verb} none of the installed plugins: "
+                f"{', '.join(self.installed) or 'none'} (give entry-point or distribution names, "
+                "or unset it to load every plugin)")
 
 
 def strict_mode() -> bool:
@@ -146,6 +161,9 @@ def load_plugins() -> PluginSet:
             )
             continue
         register_plugin(plugins, module, entry_point.name, distribution, version)
+    pairs = {(ep.name, _dist_of(ep)[0]) for ep in entry_points}
+    plugins.installed = [f"{name} ({distribution})" for name, distribution in sorted(pairs)]
+    plugins.unmatched = sorted((selected or set()) - {name for pair in pairs for name in pair})
     return plugins
 
 

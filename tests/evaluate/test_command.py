@@ -125,6 +125,35 @@ def test_usage_errors_exit_2(example_plugin, args, tmp_path):
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("--num-pairs", "0"), ("--num-pairs", "-5"), ("--seed", "-1"), ("--device", "gpu"), ("--device", "cuda:x"),
+])
+def test_out_of_range_options_exit_2(example_plugin, tmp_path, option, value):
+    result = run("--model", "example-64", "--random-init", "--data", str(tmp_path), option, value,
+                 "-o", str(tmp_path / "o"))
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output
+
+
+def test_unavailable_device_and_binary_pairs_are_one_line(example_plugin, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: False)
+    cuda = run("--model", "example-64", "--random-init", "--data", str(tmp_path), "--device", "cuda",
+               "-o", str(tmp_path / "o"))
+    assert cuda.exit_code == 1 and cuda.stderr.count("\n") == 1
+    assert cuda.stderr.startswith("error: --device cuda: CUDA is not available in this torch build")
+    (tmp_path / "pairs.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    binary = run("--model", "example-64", "--random-init", "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "o"))
+    assert binary.exit_code == 1 and binary.stderr.count("\n") == 1
+    assert binary.stderr.startswith(f"error: {tmp_path / 'pairs.csv'}: not a UTF-8 text CSV")
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_folder_under_a_file_is_refused_before_any_work(example_plugin, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = run("--model", "example-64", "--random-init", "--data", str(tmp_path), "-o", str(tmp_path / "file" / "o"))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {tmp_path / 'file' / 'o'}: cannot write the report there")
+
+
 def test_refuses_the_identity_encoder_as_recognizer(second_example, tmp_path):
     import zoo_plugin_simswap
 
@@ -145,6 +174,14 @@ def test_api_refuses_the_identity_encoder_as_recognizer(fake_model):
     model = fake_model("source", identity_encoder="dlib-resnet")
     with pytest.raises(ZooError, match="recognizer 'dlib-resnet' is the identity encoder 'dlib-resnet'"):
         Evaluator(progress=False).evaluate([model], PairSet((Pair(__file__, __file__),)))  # refused before reading
+
+
+def test_api_refuses_an_unavailable_device(monkeypatch):
+    from zoo_core.evaluate.engine import Evaluator
+
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: False)
+    with pytest.raises(ZooError, match="--device cuda:1: CUDA is not available in this torch build"):
+        Evaluator(progress=False, device="cuda:1")
 
 
 def test_fid_without_its_requirements_is_one_clear_error(example_plugin, eval_data, tmp_path, monkeypatch):

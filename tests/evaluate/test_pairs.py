@@ -86,3 +86,24 @@ def test_pairs_csv_errors(tmp_path):
         read_pairs_csv(tmp_path / "missing.csv")
     with pytest.raises(InputError, match="no such pairs file"):
         read_pairs_csv(tmp_path / "absent.csv")
+
+
+def test_binary_pairs_file_is_one_clear_error(tmp_path):
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match=r"photo\.csv: not a UTF-8 text CSV"):
+        read_pairs_csv(binary)
+
+
+def test_pairs_file_that_is_no_csv_is_one_clear_error(tmp_path):
+    import csv
+
+    (tmp_path / "notes.csv").write_text("source,target\n" + "x" * (csv.field_size_limit() + 1) + ",b\n")
+    with pytest.raises(InputError, match=r"notes\.csv: not a readable CSV \(field larger than field limit"):
+        read_pairs_csv(tmp_path / "notes.csv")
+
+
+def test_pairs_csv_with_a_byte_order_mark(tmp_path):
+    make_folders(tmp_path, {"a": 1, "b": 1})
+    (tmp_path / "bom.csv").write_text("source,target\na/0.jpg,b/0.jpg\n", encoding="utf-8-sig")
+    assert [pair.source.name for pair in read_pairs_csv(tmp_path / "bom.csv").pairs] == ["0.jpg"]

@@ -7,11 +7,15 @@ dlib) loads when the command runs.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 
+from zoo_core.cli_options import DEVICE, SEED
+from zoo_core.errors import InputError
+from zoo_core.evaluate.pairs import DEFAULT_NUM_PAIRS
 from zoo_core.evaluate.specs import DEFAULT_METRICS, DEFAULT_RECOGNIZER
 
 
@@ -32,6 +36,14 @@ def parse_metric_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return options
 
 
+def check_output(output: Path) -> None:
+    """Refuse a report folder that cannot be created, before any model runs."""
+    folder = output.absolute()
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{output}: cannot write the report there ({existing} is not a writable folder)")
+
+
 @click.command("evaluate")
 @click.option("--model", "models", multiple=True, required=True,
               help="NAME, hf-hub:ORG/REPO[@REV] or local-dir:PATH; repeat to compare models in one table.")
@@ -39,7 +51,7 @@ def parse_metric_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
               help="CSV with columns source,target[,source_id,target_id] (paths relative to the CSV).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Identity folders DIR/<identity>/*.jpg; cross-identity pairs are drawn by --seed.")
-@click.option("--num-pairs", type=int, help="Pairs drawn from --data (default 100).")
+@click.option("--num-pairs", type=click.IntRange(min=1), help=f"Pairs drawn from --data (default {DEFAULT_NUM_PAIRS}).")
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder: report.json, report.md and PNG plots.")
 @click.option("--metrics", help=f"Comma list of registered metrics, or 'all' (default: {','.join(DEFAULT_METRICS)}).")
@@ -48,8 +60,8 @@ def parse_metric_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
 @click.option("--recognizer", default=DEFAULT_RECOGNIZER, show_default=True,
               help="Recognizer component (kind 'recognizer'); must differ from the model's identity encoder.")
 @click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
-@click.option("--seed", default=0, show_default=True, help="Seed of the pair draw and of stochastic models.")
+@click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps, ...")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the pair draw and of stochastic models.")
 @click.option("--random-init", is_flag=True, help="Random weights (tests the pipeline; the numbers mean nothing).")
 @click.option("--local-files-only", is_flag=True, help="Never download weights.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
@@ -63,6 +75,7 @@ def evaluate_command(models: tuple[str, ...], pairs_csv: Path | None, data_dir: 
     if num_pairs is not None and data_dir is None:
         raise click.UsageError("--num-pairs applies to --data only")
     options = parse_metric_options(metric_options)
+    check_output(output)
 
     from zoo_core.evaluate.engine import Evaluator, load_model
     from zoo_core.evaluate.pairs import read_pairs_csv, sample_pairs
@@ -78,7 +91,9 @@ def evaluate_command(models: tuple[str, ...], pairs_csv: Path | None, data_dir: 
         if is_model(name):
             check_recognizer(recognizer, get_model_spec(name))
     evaluator = Evaluator(metrics, recognizer, detector, device, seed, options, progress=not no_progress)
-    pairs = read_pairs_csv(pairs_csv) if pairs_csv is not None else sample_pairs(data_dir, num_pairs or 100, seed)
+    if num_pairs is None:
+        num_pairs = DEFAULT_NUM_PAIRS
+    pairs = read_pairs_csv(pairs_csv) if pairs_csv is not None else sample_pairs(data_dir, num_pairs, seed)
     if random_init:
         click.echo("warning: random weights: the pipeline is real, the numbers say nothing about the models", err=True)
     entries = [load_model(m, device, random_init, seed, local_files_only, recognizer) for m in models]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo_core.cli_options import check_device
 from zoo_core.errors import InputError, PluginError, ZooError
 from zoo_core.evaluate.metrics import (
     DeidentifyRecord,
@@ -55,16 +56,6 @@ class ModelEntry:
     weights: str
 
 
-def weights_label(name_or_path: str, folder: Path) -> str:
-    """Source and content digest of loaded weights (as ``zoo swap`` records in provenance)."""
-    from zoo_core import hub
-    from zoo_core.serialization import sha256_file
-
-    files = hub.weight_files(folder)
-    digest = sha256_file(folder / hub.WEIGHTS_INDEX_NAME if len(files) > 1 else files[0])
-    return f"{name_or_path} sha256:{digest}"
-
-
 def load_model(name_or_path: str, device: str = "cpu", random_init: bool = False, seed: int = 0,
                local_files_only: bool = False, recognizer: str = DEFAULT_RECOGNIZER) -> ModelEntry:
     """Build (``random_init``) or load a model; refuses a recognizer equal to its identity
@@ -83,7 +74,7 @@ def load_model(name_or_path: str, device: str = "cpu", random_init: bool = False
         from zoo_core import hub
 
         model, folder = hub.load_with_folder(name_or_path, None, device, local_files_only or None)
-        weights = weights_label(name_or_path, folder)
+        weights = hub.weights_label(name_or_path, folder)
     if hasattr(model, "to"):
         model = model.to(device)
     if hasattr(model, "eval"):
@@ -277,7 +268,7 @@ class Evaluator:
         check_recognizer_kind(recognizer)
         self.recognizer_name = recognizer
         self.detector_arg = detector
-        self.device = device
+        self.device = check_device(device)
         self.seed = seed
         self.progress = progress
         for name in self.metric_names:  # fail on bad options or missing requirements before any work

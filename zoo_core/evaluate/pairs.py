@@ -17,6 +17,7 @@ from pathlib import Path
 from zoo_core.errors import InputError, ZooError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+DEFAULT_NUM_PAIRS = 100
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def positive_pairs(gallery: Iterable[tuple[Path, str]]) -> list[Pair]:
     ]
 
 
-def sample_pairs(data_dir: str | Path, num_pairs: int = 100, seed: int = 0) -> PairSet:
+def sample_pairs(data_dir: str | Path, num_pairs: int = DEFAULT_NUM_PAIRS, seed: int = 0) -> PairSet:
     """Draw ``num_pairs`` distinct cross-identity (source, target) photo pairs uniformly, by seed.
 
     The gallery is every photo of the identities that occur in the drawn pairs; the
@@ -129,6 +130,21 @@ def sample_pairs(data_dir: str | Path, num_pairs: int = 100, seed: int = 0) -> P
     return PairSet(pairs, tuple(same[:num_pairs]), gallery, origin=f"--data {root}", root=root, seed=seed)
 
 
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    """The stripped rows of a UTF-8 CSV (a byte-order mark is allowed) with source and target columns."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            if "source" not in columns or "target" not in columns:
+                raise ZooError(f"{path}: expected the columns source,target[,source_id,target_id], got {columns}")
+            return [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not a UTF-8 text CSV (byte {error.start} is {error.object[error.start]:#04x})") from error
+    except csv.Error as error:
+        raise InputError(f"{path}: not a readable CSV ({error})") from error
+
+
 def read_pairs_csv(path: str | Path) -> PairSet:
     """Read ``source,target[,source_id,target_id]`` rows; paths are relative to the CSV.
 
@@ -139,12 +155,7 @@ def read_pairs_csv(path: str | Path) -> PairSet:
     path = Path(path).resolve()
     if not path.is_file():
         raise InputError(f"{path}: no such pairs file")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if "source" not in columns or "target" not in columns:
-            raise ZooError(f"{path}: expected the columns source,target[,source_id,target_id], got {columns}")
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    rows = _read_rows(path)
     pairs, same, gallery = [], [], {}
     missing = []
     for row in rows:

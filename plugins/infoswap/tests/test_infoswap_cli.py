@@ -85,3 +85,11 @@ def test_heatmaps_command_writes_one_overlay_per_bottleneck(narrow, faces_dir, t
     files = sorted((tmp_path / "maps").glob("biden_lambda*.png"))
     assert len(files) == 10
     assert Image.open(files[0]).size == (512, 512)
+
+
+def test_stats_batch_size_must_be_positive(tmp_path):
+    from zoo_plugin_infoswap.cli import infoswap_group
+
+    result = CliRunner().invoke(infoswap_group, ["stats", "--model", "infoswap-512", "--random-init", "--data",
+                                                 str(tmp_path), "--batch-size", "0", "--output", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "Invalid value for '--batch-size'" in result.output

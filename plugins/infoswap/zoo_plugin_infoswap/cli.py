@@ -42,7 +42,7 @@ def infoswap_group() -> None:
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the model with the new statistics (save_pretrained layout).")
 @click.option("--limit", type=int, default=10000, show_default=True, help="Photos to use (the supplement: 10k).")
-@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--random-init", is_flag=True, help="Start from random weights (pipeline tests only).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def stats_command(model_name: str, data: Path, output: Path, limit: int, batch_size: int, random_init: bool,

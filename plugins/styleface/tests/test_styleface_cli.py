@@ -96,3 +96,12 @@ def test_zoo_styleface_masks(tiny_variant, styleface_plugin, faces_dir, photo, t
     tiles = grid[:, 128:].reshape(64, 5, 64, 3)
     assert np.all(tiles[..., 0] == tiles[..., 1])  # grey masks
     assert read_provenance(out)["content"] == "styleface control masks"
+
+
+def test_zoo_styleface_masks_refuses_a_malformed_device(styleface_plugin, tmp_path):
+    styleface_plugin.register_commands(cli=cli)
+    for name in ("s.jpg", "t.jpg"):
+        (tmp_path / name).write_bytes(b"")  # never read: the option is refused first
+    result = run("styleface", "masks", "--model", "styleface-256", "--random-init", "--source", str(tmp_path / "s.jpg"),
+                 "--target", str(tmp_path / "t.jpg"), "--output", str(tmp_path / "m.png"), "--device", "gpu")
+    assert result.exit_code == 2 and "Invalid value for '--device'" in result.output

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from zoo_core.cli_options import DEVICE
+
 
 @click.group("styleface")
 def styleface_group() -> None:
@@ -20,7 +22,7 @@ def styleface_group() -> None:
 @click.option("--target", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Photo giving the attributes.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG grid.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, type=DEVICE)
 @click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component.")
 @click.option("--local-files-only", is_flag=True, help="Never download weights.")
 @click.option("--random-init", is_flag=True, help="Random weights (testing the pipeline only).")

@@ -52,8 +52,21 @@ def register_components(register: Register) -> None:
     ))
     register(ComponentSpec(
         name="dlib-resnet", kind="recognizer", builder="zoo_core.faces.recognize:build_dlib_recognizer",
-        default_config={"jitter": 0},
+        default_config={"jitter": 0}, data={"identity_encoder": "dlib-resnet-128"},
         description="dlib's 128-d face recognition ResNet (offline); used to match --reference faces",
+    ))
+    register(ComponentSpec(
+        name="dlib-resnet-128", kind="identity_encoder", builder="zoo_core.nets.dlib_resnet:build_dlib_resnet",
+        default_config={"weights": None},
+        description="dlib's face verification ResNet (dlib_face_recognition_resnet_model_v1.dat, 150 px "
+        "dlib chips, 128-d, same person below 0.6 Euclidean) in PyTorch, converted on load from the "
+        "face-recognition-models file (or weights=FILE.dat); dlib's own network, not any paper's recognizer",
+    ))
+    register(ComponentSpec(
+        name="dlib-resnet-torch", kind="recognizer", builder="zoo_core.faces.recognize_torch:build_dlib_torch_recognizer",
+        default_config={"device": "cpu", "batch_size": 64}, data={"identity_encoder": "dlib-resnet-128"},
+        description="dlib-resnet's descriptors from the PyTorch port dlib-resnet-128 (dlib landmarks and "
+        "chips); describe_batch embeds many faces at once on any torch device",
     ))
     register(ComponentSpec(
         name="deca-flame-encoder", kind="3dmm_estimator", builder="zoo_core.nets.flame_encoder:build_flame_encoder",

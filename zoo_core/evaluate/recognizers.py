@@ -7,11 +7,14 @@ model for fooling exactly that network. The default is dlib's 128-d ResNet (``dl
 offline). A plugin adds one with ``register_components``: ``ComponentSpec(kind="recognizer",
 builder=...)`` returning an object with ``describe(image, face) -> vector`` and either
 ``same_person_distance`` (Euclidean) or ``same_person_cosine`` (cosine) as its verification
-threshold; ``data={"identity_encoder": NAME}`` names the network it wraps, if any.
+threshold; ``data={"identity_encoder": NAME}`` names the network it wraps, if any. An optional
+``describe_batch(images, faces) -> (N, D)`` describes many faces in one call (``dlib-resnet-torch``
+runs them as one network batch).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -67,6 +70,14 @@ class EvaluationRecognizer:
 
     def describe(self, image: np.ndarray, face: Face) -> np.ndarray:
         return np.asarray(self.impl.describe(image, face), dtype=np.float64).reshape(-1)
+
+    def describe_batch(self, images: Sequence[np.ndarray], faces: Sequence[Face]) -> np.ndarray:
+        """``(N, D)`` embeddings of ``faces[i]`` in ``images[i]``: one call to the recognizer's
+        ``describe_batch`` when it has one, else ``describe`` face by face."""
+        batch = getattr(self.impl, "describe_batch", None)
+        if batch is not None:
+            return np.asarray(batch(images, faces), dtype=np.float64).reshape(len(faces), -1)
+        return np.stack([self.describe(image, face) for image, face in zip(images, faces, strict=True)])
 
 
 def _rule_of(impl: Any, name: str) -> SamePersonRule | None:

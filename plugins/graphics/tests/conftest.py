@@ -1,0 +1,114 @@
+"""Fixtures of the graphics plugin tests: the plugin registered in-process, one built model for
+the session, aligned 512 px crops of real faces, and a real pip installation for entry points
+(registry isolation: the root conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo_core import registry
+
+TESTS = Path(__file__).resolve().parent
+PLUGIN_ROOT = TESTS.parent
+if str(PLUGIN_ROOT) not in sys.path:  # the plugin from this tree
+    sys.path.insert(0, str(PLUGIN_ROOT))
+
+FACES = Path(os.environ.get("ZOO_TEST_FACES", PLUGIN_ROOT.parents[1].parent / "shared" / "faces"))
+SIZE = 512
+
+
+@pytest.fixture
+def graphics_plugin():
+    """zoo-plugin-graphics registered in-process."""
+    import zoo_plugin_graphics
+
+    registry.add_plugin(zoo_plugin_graphics, name="graphics", distribution="zoo-plugin-graphics")
+    return zoo_plugin_graphics
+
+
+@pytest.fixture(scope="session")
+def spec():
+    """The graphics-512 spec as the plugin registers it (no registry needed)."""
+    import zoo_plugin_graphics
+
+    specs: list = []
+    zoo_plugin_graphics.register_models(register=specs.append)
+    return specs[0]
+
+
+@pytest.fixture(scope="session")
+def model(spec):
+    """graphics-512 at its default configuration, built once (loading dlib's models)."""
+    from zoo_plugin_graphics.model import build
+
+    return build(spec, spec.default_config)
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The real-face test photos (../shared/faces, or ZOO_TEST_FACES); skips when absent."""
+    if not (FACES / "manifest.csv").is_file():
+        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def aligner():
+    """``aligner(rgb) -> (512, 512, 3) uint8``: the largest face aligned to the FFHQ template,
+    as the pipeline aligns it."""
+    from zoo_core.faces.align import Template, align_face
+    from zoo_core.faces.detect import DlibDetector
+    from zoo_core.faces.templates import FFHQ_512
+
+    detector, template = DlibDetector(), Template("ffhq", np.array([FFHQ_512]) / 512.0)
+
+    def align(rgb: np.ndarray) -> np.ndarray:
+        return align_face(rgb, detector.detect(rgb)[0].landmarks, template, SIZE).crop
+
+    return align
+
+
+@pytest.fixture(scope="session")
+def astronaut_pair(aligner) -> tuple[np.ndarray, np.ndarray]:
+    """skimage's astronaut (public domain, always available) and her mirror image, aligned: two
+    real faces whose mouths and eyes differ in layout."""
+    from skimage.data import astronaut
+
+    image = astronaut()
+    return aligner(image), aligner(np.ascontiguousarray(image[:, ::-1]))
+
+
+@pytest.fixture(scope="session")
+def photo_crop(faces_dir, aligner):
+    """``photo_crop("face_recognition/obama/obama.jpg")``: the aligned crop of a shared photo."""
+    from zoo_core.faces.io import read_image
+
+    def crop(relative: str) -> np.ndarray:
+        return aligner(read_image(faces_dir / relative)[0])
+
+    return crop
+
+
+@pytest.fixture(scope="session")
+def installed_graphics(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugin really installed with pip into a folder (entry points need a distribution),
+    built from a copy so that no build/ or egg-info appears in the tree."""
+    source = tmp_path_factory.mktemp("src") / "graphics"
+    source.mkdir()
+    shutil.copy(PLUGIN_ROOT / "pyproject.toml", source)
+    shutil.copytree(PLUGIN_ROOT / "zoo_plugin_graphics", source / "zoo_plugin_graphics",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(source)],
+        check=True, capture_output=True,
+    )
+    return target

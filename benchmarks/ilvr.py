@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     from zoo_core.errors import NoFaceError
     from zoo_core.evaluate.recognizers import cosine_rows, load_recognizer
     from zoo_core.faces.swapper import FaceSwapper
+    from zoo_core.faces.tensors import crops_to_tensor, tensor_to_crops
 
     model = load_model(args)
     swapper = FaceSwapper(model, device=args.device)
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         source_ids.append(recognizer.describe(source_rgb, swapper.faces(source_rgb)[0]))
         sources.append(swapper.source_crop(args.faces / source_name))
         targets.append(swapper.source_crop(args.faces / target_name))
-    source, target = swapper._to_tensor(sources), swapper._to_tensor(targets)
+    source, target = crops_to_tensor(sources, swapper.device), crops_to_tensor(targets, swapper.device)
     lowpass = LowPass(source.shape[-1], model.downsample_factor).to(args.device)
     print(f"{model.spec.name} on {args.device}, N={model.downsample_factor}, range_t={model.conditioning_range}, "
           f"{len(PAIRS)} pairs, {'random' if args.random_init else 'loaded'} weights")
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         mse = ((lowpass(out) - lowpass(target)) ** 2).mean(dim=(1, 2, 3)).clamp(min=1e-12)
         psnr = (10 * torch.log10(1 / mse)).mean().item()
         cosines = []
-        for i, crop in enumerate(swapper._to_uint8(out)):
+        for i, crop in enumerate(tensor_to_crops(out)):
             try:
                 face = swapper.faces(np.ascontiguousarray(crop))[0]
             except NoFaceError:

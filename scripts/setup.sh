@@ -17,7 +17,7 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 # shellcheck disable=SC2086  # torch_spec may carry pip options on purpose
 "${pip[@]}" install --quiet $torch_spec
-"${pip[@]}" install --quiet -e ".[test]"
+"${pip[@]}" install --quiet -e ".[all,test]"
 # One pip call for all plugins, so plugins that depend on each other (cvae-gan on simswap)
 # resolve to the local folders instead of the package index.
 plugin_args=()

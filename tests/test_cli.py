@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import zoo_core
-from zoo_core import cli as cli_module
 from zoo_core.cli import cli
+from zoo_core.cli import models as cli_module
 from zoo_core.errors import ZooError
 
 
@@ -184,7 +184,7 @@ def test_unavailable_device_is_one_line(example_plugin, tmp_path, cuda, verb, bu
 
 
 def test_visible_device_is_accepted(cuda):
-    from zoo_core.cli_options import check_device
+    from zoo_core.devices import check_device
 
     cuda(True, 2)
     assert check_device("cuda:1") == "cuda:1" and check_device("cpu") == "cpu"
@@ -227,3 +227,12 @@ def test_binary_train_config_is_one_line(example_plugin, tmp_path):
     result = CliRunner().invoke(cli, [*train_args(tmp_path), "--config", str(tmp_path / "train.yaml")])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: {tmp_path / 'train.yaml'}: cannot read the YAML config")
+
+
+def test_a_missing_optional_package_names_its_extra(zoo_cli, tmp_path):
+    """Without PyAV (zoo-core installed without [faces]), a verb that needs it says which extra to install."""
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text("import sys\nsys.modules['av'] = None\n")
+    result = zoo_cli("inspect", __file__, env={"ZOO_LOAD_PLUGINS": ""}, pythonpath=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: this command needs 'av', which is not installed: pip install 'zoo-core[faces]'\n"

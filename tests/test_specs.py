@@ -53,3 +53,10 @@ def test_specs_are_frozen():
     s = spec()
     with pytest.raises(ValidationError):
         s.resolution = 512
+
+
+def test_every_capability_has_its_protocol():
+    from zoo_core.protocols import CAPABILITY_PROTOCOLS
+    from zoo_core.specs import CAPABILITIES
+
+    assert sorted(CAPABILITY_PROTOCOLS) == sorted(CAPABILITIES)

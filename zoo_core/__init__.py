@@ -19,7 +19,7 @@ _LAZY = {
     "list_components": "zoo_core.registry",
     "is_model": "zoo_core.registry",
     "get_model_spec": "zoo_core.registry",
-    "create_model": "zoo_core.registry",
+    "create_model": "zoo_core.factory",
     "create_component": "zoo_core.registry",
     "load": "zoo_core.hub",
     "save_pretrained": "zoo_core.hub",

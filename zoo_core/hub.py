@@ -69,31 +69,39 @@ def save_pretrained(
     Every file is written atomically; shards of an earlier save that are no longer part of
     the model are removed.
     """
-    from zoo_core import __version__
     from zoo_core.cards import build_card
 
     spec: ModelSpec = model.spec
     folder = Path(save_directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    if spec.loader is not None:  # weights in the model's own layout (e.g. a diffusers pipeline), read by spec.loader
+    # weights in the model's own layout (e.g. a diffusers pipeline), read back by spec.loader
+    state = None if spec.loader is not None else model.state_dict()
+    if state is None:
+        folder.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(folder)
-    else:
-        written = _save_weights(model.state_dict(), folder, max_shard_size)
+    header = {"family": spec.family, "variant": spec.name, "config": config_of(model)}
+    write_folder(folder, state, header, provenance, max_shard_size)
+    write_text_atomic(folder / CARD_NAME, str(build_card(spec, metrics)))
+    return folder
+
+
+def write_folder(folder: Path, state_dict: dict[str, torch.Tensor] | None, header: dict[str, Any],
+                 provenance: dict[str, Any] | None = None, max_shard_size: int | str = "2GB") -> Path:
+    """The one writer of model and component folders: safetensors weights (sharded above
+    ``max_shard_size``; stale shards of an earlier save removed) and ``config.json`` holding
+    the format version, ``header`` (what the folder holds and its config) and the provenance.
+    ``state_dict=None``: the caller wrote the weights in its own layout."""
+    from zoo_core import __version__
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if state_dict is not None:
+        written = _save_weights(state_dict, folder, max_shard_size)
         for stale in folder.glob("model*.safetensors*"):
             if stale.name not in written:
                 stale.unlink()
-    write_json_atomic(
-        folder / CONFIG_NAME,
-        {
-            "format_version": FORMAT_VERSION,
-            "zoo_core_version": __version__,
-            "family": spec.family,
-            "variant": spec.name,
-            "config": config_of(model),
-            **({"provenance": provenance} if provenance else {}),
-        },
-    )
-    write_text_atomic(folder / CARD_NAME, str(build_card(spec, metrics)))
+    write_json_atomic(folder / CONFIG_NAME, {
+        "format_version": FORMAT_VERSION, "zoo_core_version": __version__, **header,
+        **({"provenance": provenance} if provenance else {}),
+    })
     return folder
 
 
@@ -279,19 +287,21 @@ def verify_files(folder: Path, spec: ModelSpec) -> dict[str, str]:
 # --- loading -------------------------------------------------------------------------------
 
 
-def read_config(folder: Path) -> dict[str, Any]:
-    """Read and check ``config.json`` of a saved model."""
+def read_config(folder: Path, holds: str = "variant", written_by: str = "save_pretrained") -> dict[str, Any]:
+    """Read and check ``config.json`` of a model folder (``holds="variant"``) or a component
+    folder (``holds="component"``)."""
     from zoo_core import __version__
 
     path = folder / CONFIG_NAME
     if not path.is_file():
-        raise ConfigError(f"{path}: missing; is {folder} a folder written by save_pretrained?")
+        raise ConfigError(f"{path}: missing; is {folder} a folder written by {written_by}?")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(data, dict) or "variant" not in data or "config" not in data:
-        raise ConfigError(f"{path}: not a zoo model config (needs 'variant' and 'config')")
+    if not isinstance(data, dict) or holds not in data or "config" not in data:
+        kind = "model" if holds == "variant" else holds
+        raise ConfigError(f"{path}: not a zoo {kind} config (needs {holds!r} and 'config')")
     version = data.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ConfigError(
@@ -382,6 +392,12 @@ def _few(keys: list[str], n: int = 4) -> str:
     return ", ".join(keys[:n]) + (", ..." if len(keys) > n else "")
 
 
+def load_weights(module: Any, folder: Path) -> Any:
+    """Read the folder's safetensors weights strictly into ``module`` (built without random init)."""
+    load_state_dict_strict(module, read_weights(folder), str(folder))
+    return module
+
+
 def load_folder(
     folder: Path,
     spec: ModelSpec | None = None,
@@ -399,14 +415,13 @@ def load_folder(
     except ZooError as error:
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
     if spec.loader is not None:
-        return _ready(resolve(spec.loader, f"model {spec.name!r}")(spec, folder, config), device)
+        return ready_for_inference(resolve(spec.loader, f"model {spec.name!r}")(spec, folder, config), device)
     try:
         with skip_weight_init():  # every parameter is overwritten by the strict load below
             model = build_model(spec, config)
     except ConfigError as error:
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
-    load_state_dict_strict(model, read_weights(folder), str(folder))
-    return _ready(model, device)
+    return ready_for_inference(load_weights(model, folder), device)
 
 
 _INIT_FUNCTIONS = (
@@ -439,7 +454,8 @@ def _keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
     return tensor
 
 
-def _ready(model: Any, device: str) -> Any:
+def ready_for_inference(model: Any, device: str) -> Any:
+    """The loaded model on ``device``, in eval mode."""
     if hasattr(model, "to"):
         model = model.to(device)
     if hasattr(model, "eval"):
@@ -461,7 +477,7 @@ def load_with_folder(
     if source.spec is not None and source.spec.loader is not None:
         loader = resolve(source.spec.loader, f"model {source.spec.name!r}")
         config = merged_config(source.spec, config_overrides or {})
-        return _ready(loader(source.spec, folder, config), device), folder
+        return ready_for_inference(loader(source.spec, folder, config), device), folder
     return load_folder(folder, source.spec, device, config_overrides), folder
 
 

@@ -24,6 +24,8 @@ from zoo_core.errors import PluginError
 
 ENTRY_POINT_GROUP = "zoo"
 BUILTIN_PLUGIN = "zoo-core"
+DEFAULT_PLUGINS = ("zoo_core.default_plugins.core",)
+"""The core's own plugins, imported by name (they sit above every service they register)."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,8 @@ def register_plugin(plugins: PluginSet, module: object, name: str, distribution:
 def load_plugins() -> PluginSet:
     """Create the plugin manager: the core's built-ins, then every selected entry point."""
     plugins = PluginSet(new_manager())
-    builtin = importlib.import_module("zoo_core.builtin")
-    register_plugin(plugins, builtin, BUILTIN_PLUGIN, BUILTIN_PLUGIN, _core_version())
+    for module_name in DEFAULT_PLUGINS:
+        register_plugin(plugins, importlib.import_module(module_name), BUILTIN_PLUGIN, BUILTIN_PLUGIN, _core_version())
 
     selected = _selection()
     seen: dict[str, tuple[str, str]] = {}  # entry-point name -> (distribution, value)

@@ -19,10 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only, torch stays out of start-up
     import torch
     from pydantic import BaseModel
 
-    from zoo_core.evaluate.engine import EvaluationReport
-    from zoo_core.evaluate.metrics import EvaluationContext, EvaluationRecord, MetricResult
-    from zoo_core.evaluate.pairs import PairSet
-    from zoo_core.registry import ModelSpec
+    from zoo_core.specs import ModelSpec
 
     Tensor = torch.Tensor
 else:
@@ -139,44 +136,6 @@ class Trainer(Protocol):
 
     def export(self, networks: Mapping[str, torch.nn.Module]) -> SwapModel:
         """The trained model (with ``spec`` and ``config``) for ``save_pretrained``."""
-        ...
-
-
-@runtime_checkable
-class Metric(Protocol):
-    """One registered evaluation metric: ``MetricSpec.builder(**options)`` returns a fresh one
-    per evaluated model. The engine (``zoo_core.evaluate.engine``) streams it the records it
-    asks for and then reduces them with ``compute``.
-
-    ``needs`` names the record kinds to produce: ``"swap"`` (cross-identity pairs, with
-    ``SwapRecord``), ``"identity"`` (recognizer embeddings in those records, and the gallery of
-    original photos in the context), ``"landmarks"`` (68 landmarks of swap and target),
-    ``"reconstruction"``, ``"mix"``, ``"deidentify"`` and ``"pipeline"`` (whole-photo timings).
-    ``capability``: the model capability the metric requires (``"mix"``, ``"deidentify"``);
-    a model without it gets a "not applicable" result instead of a number.
-    """
-
-    name: str
-    higher_is_better: bool
-    needs: frozenset[str]
-    capability: str | None
-
-    def update(self, record: EvaluationRecord) -> None:
-        """Accumulate one record of a kind listed in ``needs``."""
-        ...
-
-    def compute(self, context: EvaluationContext) -> MetricResult:
-        """Return the metric's values over every record seen (``context``: the gallery of
-        original photos, the recognizer's same-person rule, the model)."""
-        ...
-
-
-@runtime_checkable
-class Evaluator(Protocol):
-    """Runs models over a pair set and reports every selected metric per model."""
-
-    def evaluate(self, models: Sequence[Any], pairs: PairSet) -> EvaluationReport:
-        """Return one report covering every model (one comparison table, as in the papers)."""
         ...
 
 

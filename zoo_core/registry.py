@@ -298,12 +298,9 @@ def merged_config(spec: ModelSpec | ComponentSpec, overrides: dict[str, Any]) ->
     return {**spec.default_config, **overrides}
 
 
-def create_model(name: str, pretrained: bool = False, **overrides: Any) -> Any:
-    """Build a registered model; with ``pretrained`` also fetch, verify and load its weights."""
-    if pretrained:
-        from zoo_core import hub
-
-        return hub.load(name, config_overrides=overrides)
+def create_model(name: str, **overrides: Any) -> Any:
+    """Build a registered model with random weights (``zoo_core.factory.create_model`` also
+    loads pretrained ones)."""
     spec = get_model_spec(name)
     return build_model(spec, merged_config(spec, overrides))
 

@@ -336,8 +336,3 @@ def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     line = text[0] if text else type(error).__name__
     return line.split(" In PyTorch 2.6")[0] if "weights_only" not in line.split(" In PyTorch 2.6")[0] else "unreadable pickle"
-
-
-def strip_prefix(state: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    """Keys under ``prefix`` (e.g. ``"module."`` of DataParallel) with the prefix removed."""
-    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}

@@ -8,14 +8,21 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from zoo_core.protocols import CAPABILITY_PROTOCOLS
-
 MODEL_NAME_RE = re.compile(r"^(?P<family>[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*)-(?P<resolution>\d+)(?:\.(?P<tag>[a-z0-9_-]+))?$")
 """``<family>-<resolution>[.<tag>]``; the family may contain dashes (``cvae-gan-224``, ``ilvr-ffhq-256``)."""
 
 _IMPORT_PATH_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+DEFAULT_RECOGNIZER = "dlib-resnet"
+"""The recognizer component used when none is named: matching ``--reference`` faces and
+measuring identity in evaluation (offline, and not any model's training encoder)."""
+
+CAPABILITIES = ("swap", "deidentify", "mix", "diffusion", "generate")
+"""What a model may declare it can do; ``zoo_core.protocols.CAPABILITY_PROTOCOLS`` gives the
+protocol a built model must then satisfy."""
 
 
 def _check_import_path(value: str) -> str:
@@ -103,6 +110,9 @@ class ModelSpec(_Spec):
     identity_encoder: str | None = Field(None, description="component name of the identity encoder")
     default_config: dict[str, Any] = Field(default_factory=dict)
     weights: WeightsSpec | None = None
+    needs_weights: bool = Field(
+        True, description="False: the builder returns the complete model (no learned parameters, e.g. a graphics method)"
+    )
     converter: ConverterSpec | None = None
     loader: ImportPath | None = Field(
         None, description="'module:function'(spec, folder, config) for weight repos not in zoo layout"
@@ -118,9 +128,9 @@ class ModelSpec(_Spec):
     @field_validator("capabilities")
     @classmethod
     def _known_capabilities(cls, value: frozenset[str]) -> frozenset[str]:
-        unknown = sorted(set(value) - set(CAPABILITY_PROTOCOLS))
+        unknown = sorted(set(value) - set(CAPABILITIES))
         if unknown:
-            raise ValueError(f"unknown capabilities {unknown}; known: {sorted(CAPABILITY_PROTOCOLS)}")
+            raise ValueError(f"unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}")
         return value
 
     @model_validator(mode="after")
@@ -132,6 +142,8 @@ class ModelSpec(_Spec):
             raise ValueError(f"model name {self.name!r} does not end in its resolution {self.resolution}")
         if not self.name.startswith(self.family + "-"):
             raise ValueError(f"model name {self.name!r} does not start with its family {self.family!r}")
+        if not self.needs_weights and (self.weights or self.converter or self.loader):
+            raise ValueError(f"{self.name!r} needs no weights but names weights, a converter or a loader")
         if self.converter is not None and self.converter.target != self.name:
             raise ValueError(f"converter of {self.name!r} targets {self.converter.target!r}")
         return self
@@ -174,7 +186,7 @@ class MetricSpec(_Spec):
     """One evaluation metric, built lazily by the evaluation engine."""
 
     name: str
-    builder: ImportPath = Field(description="'module:function'(**options) -> zoo_core.protocols.Metric")
+    builder: ImportPath = Field(description="'module:function'(**options) -> zoo_core.evaluate.metrics.Metric")
     higher_is_better: bool
     description: str = ""
     paper: str | None = Field(None, description="where the papers define or report it")

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from zoo_core import registry
-from zoo_core.cli import ZooGroup
+from zoo_core.cli.evaluate import evaluate_command
+from zoo_core.cli.group import ZooGroup
 from zoo_core.errors import ZooError
-from zoo_core.evaluate.command import evaluate_command
 from zoo_core.hookspecs import hookimpl
 from zoo_core.specs import ComponentSpec, ModelSpec
 
@@ -194,7 +194,7 @@ def test_fid_without_its_requirements_is_one_clear_error(example_plugin, eval_da
 
 
 def test_the_command_module_stays_light():
-    code = ("import sys, zoo_core.evaluate.command, zoo_core.builtin\n"
+    code = ("import sys, zoo_core.cli.evaluate, zoo_core.default_plugins.core\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy', 'cv2', 'dlib'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -17,14 +17,13 @@ from PIL import Image, ImageFile
 from zoo_core.errors import InputError, ZooWarning
 from zoo_core.faces.io import (
     WRITABLE_SUFFIXES,
-    make_provenance,
-    provenance_sidecar,
     read_image,
     read_provenance,
     restore_mode,
     write_image,
 )
 from zoo_core.faces.video import VIDEO_SUFFIXES, VideoWriter
+from zoo_core.provenance import make_provenance, provenance_sidecar
 
 RGB = (np.arange(24 * 32 * 3) % 251).astype(np.uint8).reshape(24, 32, 3)
 PROVENANCE = make_provenance("example-64", "random-init", 3, target="in.png")

@@ -229,7 +229,7 @@ def test_max_pixels_applies_to_every_photo(example_plugin, photos, tmp_path, ast
 
 
 def test_mix_reads_every_photo_with_the_limit(example_plugin, photos, detector):
-    from zoo_core.mix_command import mix_photo
+    from zoo_core.cli.faces import mix_photo
 
     class Mixer:  # the target crop back unchanged: only the reading is under test
         spec = zoo_core.create_model("example-64").spec

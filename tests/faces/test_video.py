@@ -27,9 +27,10 @@ from zoo_core.cli import cli
 from zoo_core.errors import InputError, NoFaceError
 from zoo_core.faces.align import estimate_alignment, get_template
 from zoo_core.faces.detect import DlibDetector, Face
-from zoo_core.faces.io import make_provenance, read_provenance
+from zoo_core.faces.io import read_provenance
 from zoo_core.faces.swapper import FaceSwapper
 from zoo_core.faces.video import VIDEO_SUFFIXES, LandmarkSmoother, VideoWriter, iter_frames, probe
+from zoo_core.provenance import make_provenance
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_PLUGIN = REPO / "examples" / "zoo-plugin-example"

@@ -13,11 +13,11 @@ import torch
 from zoo_core import registry
 from zoo_core.errors import WeightsError
 from zoo_core.evaluate.recognizers import load_recognizer
-from zoo_core.faces.detect import face_recognition_models_dir
 from zoo_core.faces.dlib_chip import extract_face_chip
 from zoo_core.faces.io import read_image
 from zoo_core.faces.recognize import DlibRecognizer
 from zoo_core.faces.recognize_torch import DlibTorchRecognizer
+from zoo_core.nets.dlib_models import face_recognition_models_dir
 from zoo_core.nets.dlib_resnet import MODEL_FILE, DlibResNet, load_dlib_resnet, read_dlib_resnet
 
 dlib = pytest.importorskip("dlib")

@@ -168,13 +168,14 @@ def test_converted_discriminator_loads_strictly() -> None:
 
 
 def test_components_default_to_config_f() -> None:
-    from zoo_core.builtin import STYLEGAN2_GENERATORS
-    from zoo_core.registry import get_component_spec
+    from zoo_core.registry import create_component, get_component_spec
 
     for size in (256, 1024):
         spec = get_component_spec(f"stylegan2-{size}")
         assert spec.default_config == StyleGAN2Config(size=size).model_dump(mode="json")
-        assert spec.default_config == STYLEGAN2_GENERATORS[size]
+        assert StyleGAN2Config(**spec.default_config).channel_map[size] == {256: 128, 1024: 32}[size]
+    with skip_weight_init():
+        assert create_component("stylegan2-256").config == StyleGAN2Config(size=256)
 
 
 def test_zoo_convert_writes_a_loadable_component(tmp_path: Path) -> None:

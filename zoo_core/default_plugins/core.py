@@ -1,4 +1,5 @@
-"""The core's own plugin: components every family shares. Specs only; nothing heavy imported."""
+"""The core's own plugin: the components, converters and metrics every family shares. Specs only;
+nothing heavy imported."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from zoo_core.faces.templates import TEMPLATES
 from zoo_core.hookspecs import Register, hookimpl
 from zoo_core.nets.flame_config import DECA_COARSE
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
+from zoo_core.nets.stylegan2_config import CONFIG_F_SIZES, config_f
 from zoo_core.specs import ComponentSpec, ConverterSpec, RoleSpec
 
 _ENCODER_NOTES = {
@@ -17,12 +19,6 @@ _ENCODER_NOTES = {
     "pixel2style2pixel-irse50": "pSp's ID-loss IR-SE50: crop [35:223, 32:220] of 256, area-pooled to 112",
 }
 
-STYLEGAN2_GENERATORS = {
-    size: {"size": size, "style_dim": 512, "n_mlp": 8, "channel_multiplier": 2, "lr_mlp": 0.01,
-           "blur_kernel": [1, 3, 3, 1], "channels": None}
-    for size in (256, 1024)
-}
-"""Config-f StyleGAN2 generators (``zoo_core.nets.stylegan2.StyleGAN2Config``, torch-free here)."""
 
 
 @hookimpl
@@ -74,10 +70,10 @@ def register_components(register: Register) -> None:
         description="DECA's coarse encoder E_flame (ResNet-50 -> FLAME shape/expression/pose/camera/light "
         "parameters) on DECA's 224 px landmark crops; weights: zoo convert deca-flame-encoder model=deca_model.tar",
     ))
-    for size, config in STYLEGAN2_GENERATORS.items():
+    for size in CONFIG_F_SIZES:
         register(ComponentSpec(
             name=f"stylegan2-{size}", kind="generator", builder="zoo_core.nets.stylegan2:build_generator",
-            default_config=config,
+            default_config=config_f(size).model_dump(mode="json"),
             description=f"StyleGAN2 config-f generator, {size} px (mapping + synthesis); weights: "
             f"zoo convert stylegan2-{size} weights=FILE.pt (rosinality/stylegan2-pytorch)",
         ))
@@ -97,7 +93,7 @@ CONVERTERS: tuple[ConverterSpec, ...] = (
             example="stylegan2-ffhq-config-f.pt" if size == 1024 else None,
         )},
         description="rosinality/stylegan2-pytorch checkpoint -> its g_ema generator",
-    ) for size in STYLEGAN2_GENERATORS),
+    ) for size in CONFIG_F_SIZES),
     *(ConverterSpec(
         name=f"stylegan2-{size}-nvidia", target=f"stylegan2-{size}",
         function="zoo_core.nets.stylegan2_convert:convert_nvidia_pickle",
@@ -107,7 +103,7 @@ CONVERTERS: tuple[ConverterSpec, ...] = (
             example="ffhq.pkl" if size == 1024 else None,
         )},
         description="stylegan2-ada-pytorch snapshot -> its G_ema generator",
-    ) for size in STYLEGAN2_GENERATORS),
+    ) for size in CONFIG_F_SIZES),
 )
 """Converters of the core's own components (official file -> component folder)."""
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.cli_options import check_device
+from zoo_core.devices import check_device
 from zoo_core.errors import InputError, PluginError, ZooError
 from zoo_core.evaluate.metrics import (
     DeidentifyRecord,
@@ -43,6 +43,7 @@ from zoo_core.evaluate.recognizers import (
 from zoo_core.evaluate.specs import DEFAULT_METRICS
 from zoo_core.faces.align import AlignedFace
 from zoo_core.faces.detect import Detector, Face, create_detector
+from zoo_core.faces.tensors import check_output, crops_to_tensor, tensor_to_crops
 
 # --- models -------------------------------------------------------------------------------
 
@@ -60,27 +61,14 @@ def load_model(name_or_path: str, device: str = "cpu", random_init: bool = False
                local_files_only: bool = False, recognizer: str = DEFAULT_RECOGNIZER) -> ModelEntry:
     """Build (``random_init``) or load a model; refuses a recognizer equal to its identity
     encoder before anything heavy happens when the name is a registry name."""
-    from zoo_core import registry
+    from zoo_core import factory, registry
 
     if registry.is_model(name_or_path):
         check_recognizer(recognizer, registry.get_model_spec(name_or_path))
-    if random_init:
-        import torch
-
-        torch.manual_seed(seed)
-        model = registry.create_model(name_or_path)
-        weights = "random-init"
-    else:
-        from zoo_core import hub
-
-        model, folder = hub.load_with_folder(name_or_path, None, device, local_files_only or None)
-        weights = hub.weights_label(name_or_path, folder)
-    if hasattr(model, "to"):
-        model = model.to(device)
-    if hasattr(model, "eval"):
-        model.eval()
-    check_recognizer(recognizer, model.spec)
-    return ModelEntry(name_or_path, model, weights)
+    loaded = factory.load_model(name_or_path, device=device, random_init=random_init, seed=seed,
+                                local_files_only=local_files_only)
+    check_recognizer(recognizer, loaded.model.spec)
+    return ModelEntry(name_or_path, loaded.model, loaded.weights)
 
 
 # --- photos -------------------------------------------------------------------------------
@@ -90,9 +78,10 @@ class Landmarker:
     """dlib's 68-point shape predictor at a given face box (the detector's own model file)."""
 
     def __init__(self) -> None:
-        from zoo_core.faces.detect import _dlib, face_recognition_models_dir
+        from zoo_core.faces.detect import import_dlib
+        from zoo_core.nets.dlib_models import face_recognition_models_dir
 
-        self._dlib = _dlib()
+        self._dlib = import_dlib("the 68-point landmarker")
         self._predictor = self._dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"))
 
     def __call__(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -223,16 +212,6 @@ class EvaluationReport:
 # --- the engine ---------------------------------------------------------------------------
 
 
-def _to_tensor(crops: Sequence[np.ndarray], device: Any) -> Any:
-    import torch
-
-    return torch.from_numpy(np.stack(crops)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-
-
-def _to_uint8(batch: Any) -> np.ndarray:
-    return batch.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 def parse_metric_names(text: str | Sequence[str] | None) -> list[str]:
     """``"a,b"`` or a list -> names; ``None``/empty -> the defaults; ``"all"`` -> every registered."""
     from zoo_core.registry import get_registry
@@ -252,7 +231,7 @@ def parse_metric_names(text: str | Sequence[str] | None) -> list[str]:
 
 
 class Evaluator:
-    """Implements ``zoo_core.protocols.Evaluator``: every selected metric for every model."""
+    """Every selected metric for every model over one pair set (one comparison table, as in the papers)."""
 
     def __init__(self, metrics: str | Sequence[str] | None = None, recognizer: str = DEFAULT_RECOGNIZER,
                  detector: str | Detector = "dlib-hog", device: str = "cpu", seed: int = 0,
@@ -279,7 +258,7 @@ class Evaluator:
     # --- building ---
 
     def _build(self, name: str) -> Any:
-        from zoo_core.protocols import Metric
+        from zoo_core.evaluate.metrics import Metric
         from zoo_core.registry import resolve
 
         spec = self.specs[name]
@@ -299,7 +278,7 @@ class Evaluator:
             raise ZooError(f"metric {name!r}: {error}") from error
         if not isinstance(metric, Metric):
             raise PluginError(f"builder {spec.builder!r} of metric {name!r} returned {type(metric).__name__}, "
-                              "which does not implement zoo_core.protocols.Metric")
+                              "which does not implement zoo_core.evaluate.metrics.Metric")
         return metric
 
     @property
@@ -475,15 +454,13 @@ class _ModelRun:
 
         torch.manual_seed(seed)
         with torch.inference_mode():
-            tensors = [_to_tensor([c], self.device) for c in crops]
+            tensors = [crops_to_tensor([c], self.device) for c in crops]
             self._sync()
             start = time.perf_counter()
             out = getattr(self.model, method)(*tensors, **kwargs)
             self._sync()
             seconds = time.perf_counter() - start
-        if tuple(out.shape) != tuple(tensors[-1].shape):
-            raise ZooError(f"{self.entry.label}: {method} returned {tuple(out.shape)} for input {tuple(tensors[-1].shape)}")
-        return _to_uint8(out)[0], seconds
+        return tensor_to_crops(check_output(self.entry.label, method, out, tensors[-1]))[0], seconds
 
     def _pasted(self, target: Path, crop: np.ndarray) -> np.ndarray:
         return self.swapper.blend(self.photos.image(target), [self.photos.crop(target, self.swapper)], [crop])

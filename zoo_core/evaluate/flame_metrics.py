@@ -60,7 +60,7 @@ def _detector() -> Any:
     return _DETECTOR[0]
 
 
-class FlameParameterError:
+class FlameParameterDistance:
     """L2 distance between one FLAME parameter group of the swap and of a reference image."""
 
     higher_is_better = False
@@ -149,9 +149,9 @@ class FlameParameterError:
         )
 
 
-def build_shape_error(weights: str | None = None, device: str = "cpu") -> FlameParameterError:
-    return FlameParameterError("shape", "shape", "source", weights, device)
+def build_shape_error(weights: str | None = None, device: str = "cpu") -> FlameParameterDistance:
+    return FlameParameterDistance("shape", "shape", "source", weights, device)
 
 
-def build_expression_error(weights: str | None = None, device: str = "cpu") -> FlameParameterError:
-    return FlameParameterError("expression", "exp", "target", weights, device)
+def build_expression_error(weights: str | None = None, device: str = "cpu") -> FlameParameterDistance:
+    return FlameParameterDistance("expression", "exp", "target", weights, device)

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -300,6 +300,35 @@ def _pm(stats: dict[str, float], digits: int = 3) -> str:
 
 
 # --- metrics ------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """One registered evaluation metric: ``MetricSpec.builder(**options)`` returns a fresh one
+    per evaluated model. The engine (``zoo_core.evaluate.engine``) streams it the records it
+    asks for and then reduces them with ``compute``.
+
+    ``needs`` names the record kinds to produce: ``"swap"`` (cross-identity pairs, with
+    ``SwapRecord``), ``"identity"`` (recognizer embeddings in those records, and the gallery of
+    original photos in the context), ``"landmarks"`` (68 landmarks of swap and target),
+    ``"reconstruction"``, ``"mix"``, ``"deidentify"`` and ``"pipeline"`` (whole-photo timings).
+    ``capability``: the model capability the metric requires (``"mix"``, ``"deidentify"``);
+    a model without it gets a "not applicable" result instead of a number.
+    """
+
+    name: str
+    higher_is_better: bool
+    needs: frozenset[str]
+    capability: str | None
+
+    def update(self, record: EvaluationRecord) -> None:
+        """Accumulate one record of a kind listed in ``needs``."""
+        ...
+
+    def compute(self, context: EvaluationContext) -> MetricResult:
+        """Return the metric's values over every record seen (``context``: the gallery of
+        original photos, the recognizer's same-person rule, the model)."""
+        ...
 
 
 class _Base:

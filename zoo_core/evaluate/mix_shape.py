@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo_core.evaluate.flame_metrics import FlameParameterError
+from zoo_core.evaluate.flame_metrics import FlameParameterDistance
 from zoo_core.evaluate.metrics import (
     EvaluationContext,
     EvaluationRecord,
@@ -23,7 +23,7 @@ from zoo_core.evaluate.metrics import (
 from zoo_core.evaluate.metrics import relative_identity as relative_distance
 
 
-class RelativeShape(FlameParameterError):
+class RelativeShape(FlameParameterDistance):
     """R-Shape(gb) of ID mixing, with the single-source swaps for reference."""
 
     needs = frozenset({"mix", "identity"})

@@ -1,16 +1,14 @@
 """The core's evaluation metrics as plain data (``MetricSpec``), registered at start-up by
-``zoo_core.builtin``. Torch-free and numpy-free: the builders are ``"module:function"`` strings
+``zoo_core.default_plugins.core``. Torch-free and numpy-free: the builders are ``"module:function"`` strings
 resolved only when ``zoo evaluate`` runs."""
 
 from __future__ import annotations
 
-from zoo_core.specs import MetricSpec
+from zoo_core.specs import DEFAULT_RECOGNIZER, MetricSpec
+
+__all__ = ["DEFAULT_METRICS", "DEFAULT_RECOGNIZER", "METRIC_SPECS"]
 
 _M = "zoo_core.evaluate.metrics"
-
-DEFAULT_RECOGNIZER = "dlib-resnet"
-"""The evaluation recognizer by default: dlib's 128-d ResNet (offline), a network no model here
-trains with."""
 
 METRIC_SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(

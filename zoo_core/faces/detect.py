@@ -10,7 +10,6 @@ Backends are registered components (kind "detector"):
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from zoo_core.errors import ZooError
+from zoo_core.nets.dlib_models import face_recognition_models_dir
 
 # 68-point (iBUG 300-W) indices forming the 5 points: eye centres, nose tip, mouth corners.
 _LEFT_EYE = slice(36, 42)
@@ -67,20 +67,12 @@ def five_from_68(points: np.ndarray) -> np.ndarray:
     ]).astype(np.float32)
 
 
-def face_recognition_models_dir() -> Path:
-    """The model folder of ``face-recognition-models`` (found without importing it: its
-    ``__init__`` needs ``pkg_resources``, absent from new setuptools)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ZooError("the dlib models are missing: pip install face-recognition-models")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
-def _dlib() -> Any:
+def import_dlib(user: str = "the dlib detector") -> Any:
+    """The ``dlib`` module, or a one-line error saying that ``user`` needs it and how to install it."""
     try:
         import dlib
     except ImportError as error:
-        raise ZooError("the dlib detector needs dlib: pip install dlib-bin face-recognition-models") from error
+        raise ZooError(f"{user} needs dlib: pip install dlib-bin face-recognition-models") from error
     return dlib
 
 
@@ -97,7 +89,7 @@ class DlibDetector:
     name = "dlib-hog"
 
     def __init__(self, upsample: int = 1, max_side: int = 640, cnn_fallback: bool = False, min_score: float = 0.0):
-        dlib = _dlib()
+        dlib = import_dlib()
         models = face_recognition_models_dir()
         self.upsample = upsample
         self.max_side = max_side

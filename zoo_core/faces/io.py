@@ -1,4 +1,5 @@
-"""Image reading and writing: mode conversion, EXIF orientation, atomic writes, provenance.
+"""Image reading and writing: mode conversion, EXIF orientation, atomic writes; the provenance
+(``zoo_core.provenance``) goes into the file's metadata or a sidecar, and is read back here.
 
 Everything inside the pipeline is ``(H, W, 3) uint8`` RGB; ``ImageInfo`` remembers what the
 file was so the output can be written back in the target's size and mode (or the nearest
@@ -14,7 +15,6 @@ import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,8 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from zoo_core.errors import InputError, ZooWarning
 from zoo_core.fileio import atomic_path, naming_output, write_json_atomic
+from zoo_core.provenance import PROVENANCE_KEY, parse_provenance, provenance_sidecar
 
-PROVENANCE_KEY = "zoo:provenance"
-PROVENANCE_SIDECAR_SUFFIX = ".zoo.json"
 EXIF_IMAGE_DESCRIPTION = 0x010E
 EXIF_SOFTWARE = 0x0131
 WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -164,22 +163,6 @@ def restore_mode(rgb: np.ndarray, info: ImageInfo | None, mode: str | None = Non
     return image if mode == "RGB" else image.convert(mode)
 
 
-def make_provenance(model: str, weights: str | None, seed: int | None, **extra: Any) -> dict[str, Any]:
-    """The metadata every output carries: it is synthetic, and exactly what produced it."""
-    from zoo_core import __version__
-
-    return {
-        "synthetic": True,
-        "generator": "FaceSwap Zoo",
-        "zoo_core_version": __version__,
-        "model": model,
-        "weights": weights,
-        "seed": seed,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **extra,
-    }
-
-
 def write_image(
     path: str | Path,
     rgb: np.ndarray,
@@ -220,12 +203,6 @@ def write_image(
     return path
 
 
-def provenance_sidecar(path: str | Path) -> Path:
-    """Where the provenance of an image format without metadata (BMP) is kept: ``FILE.zoo.json``."""
-    path = Path(path)
-    return path.with_name(path.name + PROVENANCE_SIDECAR_SUFFIX)
-
-
 def _write_sidecar(path: Path, provenance: dict[str, Any] | None) -> None:
     sidecar = provenance_sidecar(path)
     if provenance is None:
@@ -251,14 +228,3 @@ def read_provenance(path: str | Path) -> dict[str, Any] | None:
         sidecar = provenance_sidecar(path)
         text = sidecar.read_text(encoding="utf-8") if sidecar.is_file() else None
     return parse_provenance(text)
-
-
-def parse_provenance(text: str | bytes | None) -> dict[str, Any] | None:
-    """The provenance dict in a metadata string, or None if it is not zoo provenance."""
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) and data.get("synthetic") else None

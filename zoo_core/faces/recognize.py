@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.faces.detect import Face, _dlib, face_recognition_models_dir
+from zoo_core.faces.detect import Face, import_dlib
+from zoo_core.nets.dlib_models import face_recognition_models_dir
 
 
 class DlibRecognizer:
@@ -21,7 +22,7 @@ class DlibRecognizer:
     same_person_distance = 0.6
 
     def __init__(self, jitter: int = 0):
-        dlib = _dlib()
+        dlib = import_dlib("the dlib-resnet recognizer")
         models = face_recognition_models_dir()
         self._model = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         self._predictor = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))

@@ -13,18 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.errors import ZooError
-from zoo_core.faces.detect import Face, face_recognition_models_dir
+from zoo_core.faces.detect import Face, import_dlib
 from zoo_core.faces.recognize import DlibRecognizer
-
-
-def _import_dlib() -> Any:
-    try:
-        import dlib
-    except ImportError as error:
-        raise ZooError("the dlib-resnet-torch recognizer needs dlib for landmarks and chips: "
-                       "pip install dlib-bin face-recognition-models") from error
-    return dlib
+from zoo_core.nets.dlib_models import face_recognition_models_dir
 
 
 class DlibTorchRecognizer:
@@ -36,7 +27,7 @@ class DlibTorchRecognizer:
     def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
         from zoo_core.nets.dlib_resnet import EMBEDDING_DIM, INPUT_SIZE, load_dlib_resnet
 
-        self._dlib = _import_dlib()
+        self._dlib = import_dlib("the dlib-resnet-torch recognizer (landmarks and chips)")
         self._predictor = self._dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"))
         self.chip_size, self.embedding_dim = INPUT_SIZE, EMBEDDING_DIM
         self.net = load_dlib_resnet().to(device)

@@ -1,8 +1,11 @@
-"""``FaceSwapper``: one loaded model and one detector, run on whole photos and videos."""
+"""The face pipeline on whole photos and videos: detect, select, align, edit the aligned crops,
+paste back, write with provenance. ``FacePipeline`` holds the steps and the one photo path and
+one frame loop; ``FaceSwapper`` edits crops with a model's ``swap``, ``FaceDeidentifier`` with
+its ``deidentify``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,12 @@ from zoo_core.faces.detect import Detector, Face, create_detector
 from zoo_core.faces.io import (
     DEFAULT_MAX_PIXELS,
     ImageInfo,
-    make_provenance,
     read_image,
     write_image,
 )
+from zoo_core.faces.tensors import check_output, crops_to_tensor, tensor_to_crops
+from zoo_core.provenance import make_provenance
+from zoo_core.specs import DEFAULT_RECOGNIZER
 
 Image = str | Path | np.ndarray
 
@@ -49,14 +54,21 @@ def load_image(image: Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
     return rgb, info, str(image)
 
 
-class FaceSwapper:
-    """Detect, align, swap, paste back. ``model`` is any ``SwapModel``; its spec names the
-    alignment template and crop resolution. Photos larger than ``max_pixels`` are refused
-    before they are decoded."""
+CropEditor = Callable[[list[np.ndarray], list[int]], list[np.ndarray]]
+"""Edits aligned crops; the second list gives each crop's position in its photo's or frame's
+selection (face 0, 1, ...)."""
+
+
+class FacePipeline:
+    """Detect, select, align, paste back around an edit of the aligned crops. ``model``'s spec
+    names the alignment template and crop resolution. Photos larger than ``max_pixels`` are
+    refused before they are decoded; ``--reference`` matching uses the recognizer component
+    ``recognizer``."""
 
     def __init__(self, model: Any, detector: Detector | str = "dlib-hog", device: str | None = None,
                  batch_size: int = 8, color_match: bool = False, weights: str | None = None,
-                 seed: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
+                 seed: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 recognizer: str = DEFAULT_RECOGNIZER):
         import torch
 
         self.model = model
@@ -70,6 +82,7 @@ class FaceSwapper:
         self.weights = weights
         self.seed = seed
         self.max_pixels = max_pixels
+        self.recognizer_name = recognizer
         self._recognizer: Any = None
 
     # --- faces ------------------------------------------------------------------------------
@@ -95,82 +108,44 @@ class FaceSwapper:
         return [faces[0]]
 
     def _closest_to_reference(self, image: np.ndarray, faces: list[Face], reference: Image) -> int:
-        from zoo_core.faces.recognize import DlibRecognizer, closest
+        from zoo_core.faces.recognize import closest
+        from zoo_core.registry import create_component
 
         if self._recognizer is None:
-            self._recognizer = DlibRecognizer()
+            self._recognizer = create_component(self.recognizer_name)
         ref_rgb, _, ref_name = load_image(reference, self.max_pixels)
         ref_face = self.faces(ref_rgb, ref_name)[0]
         wanted = self._recognizer.describe(ref_rgb, ref_face)
         index, _ = closest([self._recognizer.describe(image, f) for f in faces], wanted)
         return index
 
-    # --- tensors ----------------------------------------------------------------------------
-
-    def _to_tensor(self, crops: Sequence[np.ndarray]) -> Any:
-        import torch
-
-        batch = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2)
-        return batch.float().div_(255.0)
-
-    @staticmethod
-    def _to_uint8(batch: Any) -> list[np.ndarray]:
-        array = batch.detach().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-        return list(array)
-
     def source_crop(self, source: Image) -> np.ndarray:
         """The aligned crop of the source's largest face."""
         rgb, _, name = load_image(source, self.max_pixels)
         return self.align(rgb, self.faces(rgb, name)[0]).crop
 
-    def swap_crops(self, source_crop: np.ndarray, target_crops: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Swap aligned target crops with one aligned source crop, in batches."""
-        import torch
-
-        if self.seed is not None:
-            torch.manual_seed(self.seed)
-        results: list[np.ndarray] = []
-        with torch.inference_mode():
-            source = self._to_tensor([source_crop])
-            for start in range(0, len(target_crops), self.batch_size):
-                chunk = self._to_tensor(target_crops[start : start + self.batch_size])
-                out = self.model.swap(source.expand(len(chunk), -1, -1, -1), chunk)
-                if tuple(out.shape) != tuple(chunk.shape):
-                    raise ZooError(f"{self.spec.name}: swap returned {tuple(out.shape)} for input {tuple(chunk.shape)}")
-                results += self._to_uint8(out)
-        return results
-
-    def blend(self, target: np.ndarray, aligned: Sequence[AlignedFace], swapped: Sequence[np.ndarray]) -> np.ndarray:
+    def blend(self, target: np.ndarray, aligned: Sequence[AlignedFace], edited: Sequence[np.ndarray]) -> np.ndarray:
         out = target
-        for face, crop in zip(aligned, swapped, strict=True):
+        for face, crop in zip(aligned, edited, strict=True):
             out = paste_back(out, crop, face.matrix, points=face.points, color_match=self.color_match, target_crop=face.crop)
         return out
-
-    # --- photos -----------------------------------------------------------------------------
-
-    def swap_image(self, source: Image, target: Image, selection: Selection = Selection()) -> np.ndarray:
-        """The target photo with the selected face(s) swapped to the source identity."""
-        source_crop = self.source_crop(source)
-        rgb, _, name = load_image(target, self.max_pixels)
-        chosen = self.select(rgb, self.faces(rgb, name), selection, name)
-        aligned = [self.align(rgb, face) for face in chosen]
-        return self.blend(rgb, aligned, self.swap_crops(source_crop, [a.crop for a in aligned]))
 
     def provenance(self, **extra: Any) -> dict[str, Any]:
         return make_provenance(self.spec.name, self.weights, self.seed, **extra)
 
-    def swap_image_file(self, source: str | Path, target: str | Path, output: str | Path,
-                        selection: Selection = Selection()) -> Path:
-        """``swap_image`` then write ``output`` atomically in the target's mode, with provenance."""
-        _, info = read_image(target, max_pixels=self.max_pixels)
-        swapped = self.swap_image(source, target, selection)
-        return write_image(output, swapped, info, self.provenance(source=Path(source).name, target=Path(target).name))
+    # --- the photo path and the frame loop ---------------------------------------------------
 
-    # --- video ------------------------------------------------------------------------------
+    def edit_photo(self, target: Image, selection: Selection, edit: CropEditor) -> tuple[np.ndarray, ImageInfo | None]:
+        """The photo, decoded once, with its selected faces edited; and what the file was."""
+        rgb, info, name = load_image(target, self.max_pixels)
+        chosen = self.select(rgb, self.faces(rgb, name), selection, name)
+        aligned = [self.align(rgb, face) for face in chosen]
+        return self.blend(rgb, aligned, edit([a.crop for a in aligned], list(range(len(aligned))))), info
 
-    def swap_video(self, source: Image, path_in: str | Path, path_out: str | Path,
-                   selection: Selection = Selection(), smooth: float = 0.5, progress: bool = True) -> Path:
-        """Swap every frame; keeps fps, frame count and audio. Frames without a face are copied.
+    def edit_video(self, path_in: str | Path, path_out: str | Path, selection: Selection, smooth: float,
+                   edit: CropEditor, provenance: dict[str, Any], verb: str, progress: bool = True) -> Path:
+        """Edit every frame's selected faces (crops of several frames batched up to
+        ``batch_size``); keeps fps, frame count and audio; frames without the face are copied.
 
         With one face per frame (largest, index or reference), its landmarks are smoothed over
         time (``smooth`` = weight of the new detection; 1 disables smoothing).
@@ -180,22 +155,19 @@ class FaceSwapper:
         from zoo_core.faces.video import LandmarkSmoother, VideoWriter, iter_frames, probe
 
         info = probe(path_in)
-        source_crop = self.source_crop(source)
         smoother = LandmarkSmoother(alpha=smooth) if not selection.all_faces and smooth < 1 else None
-        provenance = self.provenance(source=Path(str(source)).name if not isinstance(source, np.ndarray) else None,
-                                     target=Path(path_in).name)
         pending: list[tuple[np.ndarray, list[AlignedFace]]] = []
-        swapped_frames = 0
-        bar = tqdm(total=info.frames, unit="frame", disable=not progress, desc=f"zoo swap {Path(path_in).name}")
+        edited_frames = 0
+        bar = tqdm(total=info.frames, unit="frame", disable=not progress, desc=f"zoo {verb} {Path(path_in).name}")
         with bar, VideoWriter(path_out, info.fps, info.width, info.height, audio_from=path_in, provenance=provenance) as writer:
             for frame in iter_frames(path_in):
                 aligned = self._frame_faces(frame, selection, smoother)
-                swapped_frames += bool(aligned)
+                edited_frames += bool(aligned)
                 pending.append((frame, aligned))
                 if sum(len(a) for _, a in pending) >= self.batch_size:
-                    self._flush(pending, source_crop, writer, bar)
-            self._flush(pending, source_crop, writer, bar)
-            if not swapped_frames:  # raising here leaves nothing at path_out
+                    self._flush(pending, edit, writer, bar)
+            self._flush(pending, edit, writer, bar)
+            if not edited_frames:  # raising here leaves nothing at path_out
                 raise NoFaceError(f"{path_in}: no selected face in any of its {writer.frames} frames")
         return Path(path_out)
 
@@ -212,15 +184,56 @@ class FaceSwapper:
             chosen = [Face(chosen[0].box, landmarks, chosen[0].score)]
         return [self.align(frame, face) for face in chosen]
 
-    def _flush(self, pending: list[tuple[np.ndarray, list[AlignedFace]]], source_crop: np.ndarray, writer: Any, bar: Any) -> None:
+    def _flush(self, pending: list[tuple[np.ndarray, list[AlignedFace]]], edit: CropEditor, writer: Any, bar: Any) -> None:
         crops = [a.crop for _, aligned in pending for a in aligned]
-        swapped = self.swap_crops(source_crop, crops) if crops else []
+        faces = [k for _, aligned in pending for k in range(len(aligned))]
+        edited = edit(crops, faces) if crops else []
         position = 0
         for frame, aligned in pending:
-            writer.write(self.blend(frame, aligned, swapped[position : position + len(aligned)]))
+            writer.write(self.blend(frame, aligned, edited[position : position + len(aligned)]))
             position += len(aligned)
             bar.update(1)
         pending.clear()
+
+
+class FaceSwapper(FacePipeline):
+    """The face pipeline with a ``SwapModel``: the source's identity into the target's faces."""
+
+    def swap_crops(self, source_crop: np.ndarray, target_crops: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Swap aligned target crops with one aligned source crop, in batches."""
+        import torch
+
+        if self.seed is not None:
+            torch.manual_seed(self.seed)
+        results: list[np.ndarray] = []
+        with torch.inference_mode():
+            source = crops_to_tensor([source_crop], self.device)
+            for start in range(0, len(target_crops), self.batch_size):
+                chunk = crops_to_tensor(target_crops[start : start + self.batch_size], self.device)
+                out = self.model.swap(source.expand(len(chunk), -1, -1, -1), chunk)
+                results += tensor_to_crops(check_output(self.spec.name, "swap", out, chunk))
+        return results
+
+    def _swapper_of(self, source: Image) -> CropEditor:
+        source_crop = self.source_crop(source)
+        return lambda crops, faces: self.swap_crops(source_crop, crops)
+
+    def swap_image(self, source: Image, target: Image, selection: Selection = Selection()) -> np.ndarray:
+        """The target photo with the selected face(s) swapped to the source identity."""
+        return self.edit_photo(target, selection, self._swapper_of(source))[0]
+
+    def swap_image_file(self, source: str | Path, target: str | Path, output: str | Path,
+                        selection: Selection = Selection()) -> Path:
+        """``swap_image`` then write ``output`` atomically in the target's mode, with provenance."""
+        swapped, info = self.edit_photo(target, selection, self._swapper_of(source))
+        return write_image(output, swapped, info, self.provenance(source=Path(source).name, target=Path(target).name))
+
+    def swap_video(self, source: Image, path_in: str | Path, path_out: str | Path,
+                   selection: Selection = Selection(), smooth: float = 0.5, progress: bool = True) -> Path:
+        """Swap every frame (see ``edit_video``)."""
+        provenance = self.provenance(source=Path(str(source)).name if not isinstance(source, np.ndarray) else None,
+                                     target=Path(path_in).name)
+        return self.edit_video(path_in, path_out, selection, smooth, self._swapper_of(source), provenance, "swap", progress)
 
 
 # --- de-identification (models with the "deidentify" capability) -----------------------------
@@ -232,8 +245,8 @@ def face_seed(seed: int, face: int) -> int:
     return int(np.random.SeedSequence([seed, face]).generate_state(1)[0])
 
 
-class FaceDeidentifier(FaceSwapper):
-    """Detect, align, de-identify, paste back, for a model with ``deidentify(target, generator)``.
+class FaceDeidentifier(FacePipeline):
+    """The face pipeline with a model's ``deidentify(target, generator)``.
 
     Each selected face ``k`` gets a ``torch.Generator`` seeded with ``face_seed(seed, k)`` for
     every call, so a model that samples its virtual identity from the generator gives the face
@@ -246,55 +259,31 @@ class FaceDeidentifier(FaceSwapper):
         super().__init__(model, seed=seed, **kwargs)
         self.options = dict(options or {})
 
-    def deidentify_crops(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """De-identify aligned crops; crop ``k`` is face ``k`` of the selection."""
+    def deidentify_crops(self, crops: Sequence[np.ndarray], faces: Sequence[int] | None = None) -> list[np.ndarray]:
+        """De-identify aligned crops; crop ``i`` is face ``faces[i]`` of its selection (default: ``i``)."""
         import torch
 
         results: list[np.ndarray] = []
         with torch.inference_mode():
-            for face, crop in enumerate(crops):
+            for crop, face in zip(crops, range(len(crops)) if faces is None else faces, strict=True):
                 generator = torch.Generator(device=self.device).manual_seed(face_seed(int(self.seed), face))
-                chunk = self._to_tensor([crop])
+                chunk = crops_to_tensor([crop], self.device)
                 out = self.model.deidentify(chunk, generator=generator, **self.options)
-                if tuple(out.shape) != tuple(chunk.shape):
-                    raise ZooError(f"{self.spec.name}: deidentify returned {tuple(out.shape)} for input {tuple(chunk.shape)}")
-                results += self._to_uint8(out)
+                results += tensor_to_crops(check_output(self.spec.name, "deidentify", out, chunk))
         return results
 
     def deidentify_image(self, target: Image, selection: Selection = Selection()) -> np.ndarray:
         """The photo with the selected face(s) replaced by virtual identities."""
-        rgb, _, name = load_image(target, self.max_pixels)
-        chosen = self.select(rgb, self.faces(rgb, name), selection, name)
-        aligned = [self.align(rgb, face) for face in chosen]
-        return self.blend(rgb, aligned, self.deidentify_crops([a.crop for a in aligned]))
+        return self.edit_photo(target, selection, self.deidentify_crops)[0]
 
     def deidentify_image_file(self, target: str | Path, output: str | Path,
                               selection: Selection = Selection()) -> Path:
         """``deidentify_image`` then write ``output`` atomically, with provenance."""
-        _, info = read_image(target, max_pixels=self.max_pixels)
-        out = self.deidentify_image(target, selection)
+        out, info = self.edit_photo(target, selection, self.deidentify_crops)
         return write_image(output, out, info, self.provenance(target=Path(target).name, deidentify=self.options or True))
 
     def deidentify_video(self, path_in: str | Path, path_out: str | Path, selection: Selection = Selection(),
                          smooth: float = 0.5, progress: bool = True) -> Path:
-        """De-identify every frame with the same virtual identity per selected face; keeps fps,
-        frame count and audio; frames without the selected face are copied."""
-        from tqdm.auto import tqdm
-
-        from zoo_core.faces.video import LandmarkSmoother, VideoWriter, iter_frames, probe
-
-        info = probe(path_in)
-        smoother = LandmarkSmoother(alpha=smooth) if not selection.all_faces and smooth < 1 else None
+        """De-identify every frame with the same virtual identity per selected face (see ``edit_video``)."""
         provenance = self.provenance(target=Path(path_in).name, deidentify=self.options or True)
-        changed = 0
-        bar = tqdm(total=info.frames, unit="frame", disable=not progress, desc=f"zoo deid {Path(path_in).name}")
-        with bar, VideoWriter(path_out, info.fps, info.width, info.height, audio_from=path_in, provenance=provenance) as writer:
-            for frame in iter_frames(path_in):
-                aligned = self._frame_faces(frame, selection, smoother)
-                changed += bool(aligned)
-                out = self.blend(frame, aligned, self.deidentify_crops([a.crop for a in aligned])) if aligned else frame
-                writer.write(out)
-                bar.update(1)
-            if not changed:  # raising here leaves nothing at path_out
-                raise NoFaceError(f"{path_in}: no selected face in any of its {writer.frames} frames")
-        return Path(path_out)
+        return self.edit_video(path_in, path_out, selection, smooth, self.deidentify_crops, provenance, "deid", progress)

@@ -17,6 +17,7 @@ import numpy as np
 
 from zoo_core.errors import InputError
 from zoo_core.fileio import atomic_path, naming_output
+from zoo_core.provenance import parse_provenance
 
 VIDEO_SUFFIXES = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm"}
 _CODECS = {"webm": "libvpx-vp9", "avi": "mpeg4"}
@@ -247,8 +248,6 @@ def read_video_provenance(path: str | Path) -> dict[str, Any] | None:
         text = next((v for k, v in container.metadata.items() if k.lower() == PROVENANCE_TAG), None)
     finally:
         container.close()
-    from zoo_core.faces.io import parse_provenance
-
     return parse_provenance(text)
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo_core.errors import WeightsError
-from zoo_core.faces.detect import face_recognition_models_dir
+from zoo_core.nets.dlib_models import face_recognition_models_dir
 from zoo_core.serialization import check_finite
 
 __all__ = [

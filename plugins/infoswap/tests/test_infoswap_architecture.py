@@ -50,7 +50,7 @@ def test_tiny_1024_forward_and_backward_reach_every_trained_part():
     model = build(None, {**TINY, "resolution": 1024}).train()
     assert model.config.output_size == 512 and not model.identity_encoder.training
     x = model.to_network(torch.rand(1, 3, 512, 512))
-    _, feats = model.recognise(x)
+    _, feats = model.recognize(x)
     lambdas = model.controllers(feats)
     z = sum(model.restrict(model.compress(i, feats[i], lam, None)[0], i) for i, lam in enumerate(lambdas)) / 10
     y = model.generate(z, [f for f in feats[:10]], lambdas, x)

@@ -56,7 +56,7 @@ def test_commands_are_added_through_the_hook(infoswap_plugin):
 
 
 def test_stats_command_stores_readout_statistics(narrow, faces_dir, tmp_path):
-    from zoo_plugin_infoswap.cli import infoswap_group
+    from zoo_plugin_infoswap.commands import infoswap_group
 
     import zoo_core
 
@@ -75,7 +75,7 @@ def test_stats_command_stores_readout_statistics(narrow, faces_dir, tmp_path):
 
 
 def test_heatmaps_command_writes_one_overlay_per_bottleneck(narrow, faces_dir, tmp_path):
-    from zoo_plugin_infoswap.cli import infoswap_group
+    from zoo_plugin_infoswap.commands import infoswap_group
 
     narrow(NARROW_512)
     photo = faces_dir / "face_recognition/biden/biden.jpg"
@@ -88,7 +88,7 @@ def test_heatmaps_command_writes_one_overlay_per_bottleneck(narrow, faces_dir, t
 
 
 def test_stats_batch_size_must_be_positive(tmp_path):
-    from zoo_plugin_infoswap.cli import infoswap_group
+    from zoo_plugin_infoswap.commands import infoswap_group
 
     result = CliRunner().invoke(infoswap_group, ["stats", "--model", "infoswap-512", "--random-init", "--data",
                                                  str(tmp_path), "--batch-size", "0", "--output", str(tmp_path / "o")])

@@ -51,7 +51,7 @@ def test_recognition_loss_falls_on_real_faces(faces_dir):
     paths = FaceFolder.scan(faces_dir / "celebahq_1024").paths[:2]
     images = torch.from_numpy(np.stack([load_crop(p, 256) for p in paths]))
     with torch.no_grad():
-        z_id, feats = model.recognise(model.to_network(images))
+        z_id, feats = model.recognize(model.to_network(images))
     optimizer = torch.optim.Adam(model.iib.parameters(), lr=5e-3)
     recog = []
     for _ in range(16):

@@ -79,6 +79,6 @@ def register_trainers(register: Register) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from zoo_plugin_infoswap.cli import infoswap_group
+    from zoo_plugin_infoswap.commands import infoswap_group
 
     cli.add_command(infoswap_group)

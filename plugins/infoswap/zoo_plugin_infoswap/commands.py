@@ -83,8 +83,9 @@ def heatmaps_command(model_name: str, photos: tuple[Path, ...], output: Path, de
     """Write the lambda_1..lambda_10 maps of each photo's face as PNG overlays (paper Fig. 6)."""
     import torch
 
-    from zoo_core.faces.io import make_provenance, write_image
+    from zoo_core.faces.io import write_image
     from zoo_core.faces.swapper import FaceSwapper
+    from zoo_core.provenance import make_provenance
     from zoo_plugin_infoswap.stats import lambda_overlays
 
     model = _model(model_name, random_init, seed)

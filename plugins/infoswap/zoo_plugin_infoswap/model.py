@@ -16,7 +16,6 @@ features' statistics; the decoder and the AII produce the swap. Noise comes from
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -53,24 +52,13 @@ class ReadoutStats(nn.Module):
         return getattr(self, f"mean{i}"), getattr(self, f"std{i}"), getattr(self, f"active{i}")
 
 
-@dataclass
-class Bottlenecked:
-    """What the IIB gives for a batch: embeddings, features, controllers, Z_i and I[Z_i, R_i]."""
-
-    z_id: torch.Tensor
-    feats: list[torch.Tensor]
-    lambdas: list[torch.Tensor]
-    compressed: list[torch.Tensor]
-    info: torch.Tensor
-
-
 class InfoSwap(nn.Module):
     """``swap`` / ``identity`` on [0, 1] RGB crops aligned with the ``infoswap-512`` template."""
 
     def __init__(self, spec: ModelSpec | None, config: InfoSwapConfig) -> None:
         super().__init__()
         self.spec, self.config = spec, config
-        self.identity_encoder = build_recogniser(config)
+        self.identity_encoder = build_recognizer(config)
         high_res = config.resolution == 1024
         self.iib = IIB(config.feature_channels, config.num_bottlenecks, config.smooth, config.smooth_kernel,
                        config.lambda_init_logit, LOGIT_BOUND)
@@ -98,11 +86,11 @@ class InfoSwap(nn.Module):
         y = y.flip(1) if self.config.bgr_input else y
         return ((y + 1) / 2).clamp(0, 1)
 
-    def recognise(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def recognize(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """f(x) for network-convention crops ([-1, 1]): z_id and R_1..R_11.
 
         1024 crops are first resized to 512 (antialiased bilinear, as the official 1024 data
-        pipeline feeds the recogniser its 512 resize).
+        pipeline feeds the recognizer its 512 resize).
         """
         if self.config.resolution == 1024:
             x = F.interpolate(x, size=(x.shape[-2] // 2, x.shape[-1] // 2), mode="bilinear", antialias=True)
@@ -168,7 +156,7 @@ class InfoSwap(nn.Module):
         """The official inference on one batch of pairs (noise drawn in the official order)."""
         b = source.shape[0]
         x = torch.cat((source, target))
-        _, feats = self.recognise(x)
+        _, feats = self.recognize(x)
         lambdas = self.controllers(feats)
         z_id, perceptual = 0.0, []
         for i, lam in enumerate(lambdas):
@@ -193,7 +181,7 @@ class InfoSwap(nn.Module):
     def identity(self, source: torch.Tensor, generator: Noise = None) -> torch.Tensor:
         """The compressed identity z~_id (Eq. 7), L2-normalised."""
         self._check(source, "source")
-        _, feats = self.recognise(self.to_network(source))
+        _, feats = self.recognize(self.to_network(source))
         lambdas = self.controllers(feats)
         total = 0.0
         for i, lam in enumerate(lambdas):
@@ -204,7 +192,7 @@ class InfoSwap(nn.Module):
     def lambda_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
         """lambda_1..lambda_m of [0, 1] crops, averaged over channels: (N, H_i, W_i) each (Fig. 6)."""
         self._check(images, "images")
-        _, feats = self.recognise(self.to_network(images))
+        _, feats = self.recognize(self.to_network(images))
         return [lam.mean(1) for lam in self.controllers(feats)]
 
     def _check(self, x: torch.Tensor, name: str) -> None:
@@ -213,7 +201,7 @@ class InfoSwap(nn.Module):
             raise ValueError(f"{name} must be (N, 3, {size}, {size}) in [0, 1], got {tuple(x.shape)}")
 
 
-def build_recogniser(config: InfoSwapConfig) -> IdentityEncoder:
+def build_recognizer(config: InfoSwapConfig) -> IdentityEncoder:
     """The frozen ``infoswap-irse50`` encoder (narrower / shorter only in test configurations)."""
     preset = IDENTITY_ENCODER_PRESETS[IDENTITY_PRESET]
     default = config.identity_widths == IRSE50_WIDTHS and config.identity_units == IRSE50_UNITS

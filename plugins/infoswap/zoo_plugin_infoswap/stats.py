@@ -49,11 +49,11 @@ class ReadoutAccumulator:
 
 @torch.no_grad()
 def compute_readout_stats(model: InfoSwap, crops: Iterable[torch.Tensor]) -> int:
-    """Run batches of [0, 1] aligned crops through the recogniser and store the statistics in
+    """Run batches of [0, 1] aligned crops through the recognizer and store the statistics in
     ``model.stats``; returns the number of photos used."""
     acc = ReadoutAccumulator()
     for batch in crops:
-        _, feats = model.recognise(model.to_network(batch))
+        _, feats = model.recognize(model.to_network(batch))
         acc.update(feats)
     for i, (mean, std, active) in enumerate(acc.result(model.config.active_threshold)):
         for name, value in (("mean", mean), ("std", std), ("active", active)):

@@ -116,9 +116,9 @@ class InfoSwapTrainer:
         c = self.config
         xs, xt = model.to_network(batch["source"]), model.to_network(batch["target"])
         b = xs.shape[0]
-        # (i) one pass of the frozen recogniser over X_s || X_t
+        # (i) one pass of the frozen recognizer over X_s || X_t
         with torch.no_grad():
-            z_id, feats = model.recognise(torch.cat((xs, xt)))
+            z_id, feats = model.recognize(torch.cat((xs, xt)))
         # (ii) compress every R_i; identity with one bottleneck at a time (Eq. 4-8)
         lambdas = model.controllers(feats)
         z_tilde, info = self._compressed_identity(model, feats, lambdas)
@@ -132,7 +132,7 @@ class InfoSwapTrainer:
         lam_t_dec = model.decoder.controllers(lam_t)
         y = model.generator(zs, attrs_t, lam_t_dec)
         # (v) ICL on the compressed identity of Y (Eq. 9-11)
-        _, feats_y = model.recognise(y)
+        _, feats_y = model.recognize(y)
         z_y, _ = self._compressed_identity(model, feats_y, model.controllers(feats_y))
         pos = -cosine(z_y, zs).mean()
         neg = ((cosine(z_y, zt) - cosine(zs, zt)) ** 2).mean()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from zoo_core.cli_options import DEVICE
+from zoo_core.cli.options import DEVICE
 
 
 @click.group("styleface")

@@ -37,6 +37,7 @@ def mask_grid(model_name: str, source: Path, target: Path, device: str, detector
     """Load the model, align both photos' largest faces, swap and render the grid."""
     from zoo_core import hub, registry
     from zoo_core.faces.swapper import FaceSwapper
+    from zoo_core.faces.tensors import crops_to_tensor
 
     if random_init:
         torch.manual_seed(seed)
@@ -47,7 +48,7 @@ def mask_grid(model_name: str, source: Path, target: Path, device: str, detector
     if not hasattr(model, "control_masks"):
         raise ZooError(f"--model {model_name}: not a StyleFace model (it has no AttrInjection control masks)")
     swapper = FaceSwapper(model, detector=detector, device=device)
-    crops = [swapper._to_tensor([swapper.source_crop(path)]) for path in (source, target)]
+    crops = [crops_to_tensor([swapper.source_crop(path)], swapper.device) for path in (source, target)]
     with torch.no_grad():
         swapped = model.swap(crops[0], crops[1])
     return grid_image(crops[1], swapped, resolution_masks(model, crops[0], crops[1])), weights
@@ -56,7 +57,8 @@ def mask_grid(model_name: str, source: Path, target: Path, device: str, detector
 def write_grid(output: Path, grid: np.ndarray, model: str, weights: str, seed: int | None, source: Path,
                target: Path) -> Path:
     """Write the grid atomically with the zoo's provenance metadata."""
-    from zoo_core.faces.io import make_provenance, write_image
+    from zoo_core.faces.io import write_image
+    from zoo_core.provenance import make_provenance
 
     return write_image(output, grid, None, make_provenance(model, weights, seed, source=source.name,
                                                            target=target.name, content="styleface control masks"))

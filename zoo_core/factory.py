@@ -1,0 +1,67 @@
+"""Models ready to use: the one loading path of every face verb, of evaluation and of the
+Python API (``zoo_core.create_model``).
+
+A registry name is built (random weights, or complete for models that need no weights) or
+loaded with its pretrained weights (``zoo_core.hub``); ``hf-hub:`` and ``local-dir:`` sources
+are loaded. Each loaded model comes with its provenance label: what produced its weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from zoo_core import hub
+from zoo_core.errors import ZooError, ZooWarning
+from zoo_core.registry import build_model, get_model_spec, is_model, merged_config
+
+__all__ = ["LoadedModel", "create_model", "load_model"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model on its device in eval mode, and the provenance label of its weights."""
+
+    model: Any
+    weights: str
+
+
+def create_model(name: str, pretrained: bool = False, **overrides: Any) -> Any:
+    """Build a registered model (random weights); with ``pretrained`` fetch, verify and load its
+    weights. A model that needs no weights is complete either way."""
+    spec = get_model_spec(name)
+    if pretrained and spec.needs_weights:
+        return hub.load(name, config_overrides=overrides or None)
+    return build_model(spec, merged_config(spec, overrides))
+
+
+def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = False, seed: int = 0,
+               revision: str | None = None, local_files_only: bool = False,
+               config: dict[str, Any] | None = None, capability: str | None = None) -> LoadedModel:
+    """The model ``name_or_path`` names (registry name, ``hf-hub:`` or ``local-dir:``) on
+    ``device``: random weights seeded with ``seed`` when ``random_init``, else its pretrained
+    ones; ``config`` overrides its config; ``capability`` is checked before anything is built
+    when the name is a registry name."""
+    import torch
+
+    config = dict(config or {})
+    spec = get_model_spec(name_or_path) if is_model(name_or_path) else None
+    if spec is not None and capability and capability not in spec.capabilities:
+        raise ZooError(f"--model {spec.name}: this model has no {capability!r} capability "
+                       f"(it has: {', '.join(sorted(spec.capabilities))})")
+    if spec is not None and not spec.needs_weights:
+        model, label = create_model(spec.name, **config), f"{spec.name} (no weights)"
+    elif random_init:
+        torch.manual_seed(seed)
+        model, label = create_model(name_or_path, **config), "random-init"
+        warnings.warn(f"{name_or_path} has random weights: the geometry is real, the face content is meaningless",
+                      ZooWarning, stacklevel=2)
+    else:
+        model, folder = hub.load_with_folder(name_or_path, revision, device, local_files_only or None,
+                                             config_overrides=config or None)
+        label = hub.weights_label(name_or_path, folder)
+    if capability and capability not in model.spec.capabilities:
+        raise ZooError(f"--model {name_or_path}: this model has no {capability!r} capability "
+                       f"(it has: {', '.join(sorted(model.spec.capabilities))})")
+    return LoadedModel(hub.ready_for_inference(model, device), label)

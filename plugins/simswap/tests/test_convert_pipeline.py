@@ -84,3 +84,15 @@ def test_swapped_roles_are_refused(simswap_plugin, official_files, tmp_path: Pat
     with pytest.raises(WeightsError, match="generator checkpoint does not match"):
         convert("simswap-224", files, tmp_path / "out", config_overrides=TINY)
     assert not (tmp_path / "out").exists()
+
+
+def test_official_checkpoints_need_simswaps_arcface(simswap_plugin, official_files, tmp_path: Path):
+    from zoo_core.errors import ConfigError
+    from zoo_core.nets.dlib_resnet import EMBEDDING_DIM
+
+    files = {"generator": official_files["generator_path"],
+             "identity": official_files["arcface_paths"]["whole module (2023 re-upload)"]}
+    overrides = {**TINY, "identity_encoder": "dlib-resnet-128", "latent_size": EMBEDDING_DIM}
+    with pytest.raises(ConfigError, match="conditioned on SimSwap's ArcFace \\(simswap-arcface\\), not on identity_encoder"):
+        convert("simswap-224", files, tmp_path / "out", config_overrides=overrides)
+    assert not (tmp_path / "out").exists()

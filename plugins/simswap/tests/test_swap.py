@@ -95,3 +95,26 @@ def test_generator_structure_of_both_resolutions(simswap_plugin):
         assert all(b.conv1.padding_mode == "reflect" for b in model.generator.blocks)
         assert all(m.conv.padding_mode == "zeros" for m in [*model.generator.down, *model.generator.up])
         assert len(model.generator.blocks) == 9
+
+
+def test_a_model_on_dlib_resnet_128_codes(simswap_plugin):
+    """Another registered identity encoder: its code size is the latent size, the encoder is
+    frozen and in eval mode, the spec names it (so evaluation refuses it as recognizer)."""
+    from zoo_core.errors import ConfigError, ZooError
+    from zoo_core.evaluate.recognizers import check_recognizer
+    from zoo_core.nets.dlib_resnet import EMBEDDING_DIM
+
+    with pytest.raises(ConfigError, match=f"latent_size must be {EMBEDDING_DIM}, the size of dlib-resnet-128's"):
+        registry.create_model("simswap-224", **TINY, identity_encoder="dlib-resnet-128")
+    model = registry.create_model("simswap-224", **TINY, identity_encoder="dlib-resnet-128", latent_size=EMBEDDING_DIM)
+    model.train()
+    assert model.spec.identity_encoder == "dlib-resnet-128" and not model.identity_encoder.training
+    assert registry.get_model_spec("simswap-224").identity_encoder == "simswap-arcface"
+    source = images(2, 64, 3).requires_grad_()
+    code = model.identity(source)
+    assert code.shape == (2, EMBEDDING_DIM) and torch.allclose(code.norm(dim=1), torch.ones(2), atol=1e-6)
+    model.swap(source, images(2, 64, 4)).mean().backward()
+    assert source.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in model.identity_encoder.parameters())
+    with pytest.raises(ZooError, match="'dlib-resnet' is the identity encoder 'dlib-resnet-128'"):
+        check_recognizer("dlib-resnet", model.spec)

@@ -1,5 +1,7 @@
 """SimSwap's Trainer on the core engine: a tiny config trains a few dozen steps on real faces
-and its losses fall; the paper's weights are the defaults; the FM variants select layers."""
+and its losses fall; the paper's weights are the defaults; the FM variants select layers; the
+identity encoder must be pretrained (dlib-resnet-128 or SimSwap's ArcFace with its weights), and
+with dlib-resnet-128 the identity loss moves swaps towards the source."""
 
 from __future__ import annotations
 
@@ -10,10 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from simswap_official_layout import TINY
-from zoo_plugin_simswap.train import FEATURE_MATCHING, SimSwapTrainConfig
+from simswap_official_layout import TINY, fill, official_arcface_layout
+from torch.nn import functional as F
+from zoo_plugin_simswap.config import ARCFACE_EMBEDDING_DIM
+from zoo_plugin_simswap.train import FEATURE_MATCHING, SimSwapTrainConfig, SimSwapTrainer
 
 import zoo_core
+from zoo_core import registry
+from zoo_core.errors import ConfigError, WeightsError, ZooError
+from zoo_core.evaluate.recognizers import check_recognizer
+from zoo_core.nets.dlib_resnet import EMBEDDING_DIM
+from zoo_core.train.data import FaceFolder, load_crop
 from zoo_core.train.engine import Engine, TrainOptions, train
 from zoo_core.train.prepare import prepare_data
 
@@ -42,7 +51,8 @@ def run_options(aligned: Path, output: Path, **trainer) -> TrainOptions:
     return TrainOptions(model="simswap-224", data=aligned, output=output, max_steps=30, batch_size=4, tracker="none", resolution=64,
                         checkpoint_every=1000, sample_every=1000, log_every=2, num_workers=0,
                         model_overrides={**TINY, "identity_input_size": 32},
-                        trainer_config={"d_channels": 8, "d_layers": 3, "lr": 1e-3, "beta1": 0.5, **trainer})
+                        trainer_config={"d_channels": 8, "d_layers": 3, "lr": 1e-3, "beta1": 0.5,
+                                        "identity_encoder": "dlib-resnet-128", **trainer})
 
 
 def test_tiny_simswap_trains_and_losses_fall(simswap_plugin, aligned, tmp_path):
@@ -59,6 +69,9 @@ def test_tiny_simswap_trains_and_losses_fall(simswap_plugin, aligned, tmp_path):
     with torch.no_grad():
         out = model.swap(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))
     assert out.shape == (1, 3, 64, 64)
+    assert (model.spec.identity_encoder, model.config.latent_size) == ("dlib-resnet-128", EMBEDDING_DIM)
+    with pytest.raises(ZooError, match="is the identity encoder 'dlib-resnet-128'"):
+        check_recognizer("dlib-resnet-torch", model.spec)  # the trained model's encoder is no fair judge
 
 
 def test_identity_grouping_and_no_feature_matching(simswap_plugin, aligned, tmp_path):
@@ -92,3 +105,78 @@ def test_stop_and_resume_is_bit_exact(simswap_plugin, aligned, tmp_path):
     a = zoo_core.load(f"local-dir:{tmp_path / 'straight' / 'final'}").state_dict()
     b = zoo_core.load(f"local-dir:{tmp_path / 'interrupted' / 'final'}").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def trainer(**options) -> SimSwapTrainer:
+    spec = registry.get_model_spec("simswap-224")
+    return SimSwapTrainer(spec, {**spec.default_config, **TINY}, SimSwapTrainConfig(**options))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({}, "simswap-224: SimSwap's ArcFace \\(simswap-arcface\\) has random weights here.*--set identity_weights="
+         ".*--set identity_encoder=dlib-resnet-128"),
+    ({"identity_encoder": "arcface-iresnet50"}, "'arcface-iresnet50' is built with random weights"),
+    ({"identity_encoder": "dlib-resnet-128", "identity_weights": "arcface_checkpoint.tar"},
+     "identity_encoder 'dlib-resnet-128' does not take it"),
+    ({"identity_encoder": "ffhq"}, "'ffhq' is a template, not an identity encoder"),
+])
+def test_a_recognizer_without_pretrained_weights_is_refused(simswap_plugin, options, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        trainer(**options)
+    assert "\n" not in str(caught.value)
+
+
+def test_identity_weights_load_simswaps_arcface(simswap_plugin, tmp_path):
+    official = fill(official_arcface_layout(TINY["identity_depth"], TINY["identity_input_size"]), seed=5)
+    torch.save(official, tmp_path / "arcface_checkpoint.tar")
+    chosen = trainer(identity_weights=str(tmp_path / "arcface_checkpoint.tar"))
+    swapper = chosen.build_networks()["swapper"]
+    assert swapper.spec.identity_encoder == "simswap-arcface" and chosen.model_config.latent_size == ARCFACE_EMBEDDING_DIM
+    state = swapper.identity_encoder.backbone.state_dict()
+    assert state.keys() == official.keys() and all(torch.equal(state[k], official[k]) for k in official)
+    torch.save({"first_layer.1.weight": torch.zeros(1)}, tmp_path / "latest_net_G.pth")
+    with pytest.raises(WeightsError, match=f"^{tmp_path / 'latest_net_G.pth'}: identity checkpoint holds no SimSwap "
+                                           "ArcFace") as caught:
+        trainer(identity_weights=str(tmp_path / "latest_net_G.pth")).build_networks()
+    assert "\n" not in str(caught.value)
+
+
+def test_dlib_resnet_128_sets_the_code_size_and_stays_frozen(simswap_plugin):
+    chosen = trainer(identity_encoder="dlib-resnet-128")
+    assert chosen.model_config.latent_size == EMBEDDING_DIM
+    networks = chosen.build_networks()
+    optimized = {id(p) for group in chosen.build_optimizers(networks)["generator"].param_groups for p in group["params"]}
+    swapper = networks["swapper"].train()
+    assert not swapper.identity_encoder.training
+    assert not any(p.requires_grad or id(p) in optimized for p in swapper.identity_encoder.parameters())
+
+
+def source_cosine(model, sources: torch.Tensor, targets: torch.Tensor) -> float:
+    """Mean cosine of the swap's identity code to the source's, in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        cosine = F.cosine_similarity(model.identity(model.swap(sources, targets)), model.identity(sources)).mean()
+    model.train()
+    return float(cosine)
+
+
+def test_the_identity_loss_moves_swaps_towards_the_source(simswap_plugin, aligned, tmp_path):
+    """60 steps with dlib-resnet-128 and a strong identity weight: on every cross-identity pair
+    the swap's code turns to the source's, and the logged identity loss falls. Measured with
+    seeds 0 and 1 on 1 and 2 threads: the cosine rose by 0.011-0.024 and the loss (mean of the
+    last three logs against the first three) fell by 0.014-0.021; the same runs without the
+    identity term (lambda_id 0) moved the cosine by -0.003 to +0.001 and the loss by at most
+    0.002. The bounds are half the smallest rise and a third of the smallest fall."""
+    faces = FaceFolder.scan(aligned)
+    crops = torch.from_numpy(np.stack([load_crop(path, 64) for path in faces.paths]))
+    ids = np.asarray(faces.identities)
+    sources, targets = np.nonzero(ids[:, None] != ids[None])
+    pairs = crops[sources], crops[targets]
+    options = run_options(aligned, tmp_path / "run", lambda_id=300.0).model_copy(update={"max_steps": 60, "log_every": 5})
+    engine = Engine(options)
+    model = engine.accelerator.unwrap_model(engine.networks["swapper"])
+    before = source_cosine(model, *pairs)
+    engine.run()
+    assert source_cosine(model, *pairs) > before + 0.005
+    losses = [json.loads(line)["generator/identity"] for line in (tmp_path / "run" / "losses.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.005

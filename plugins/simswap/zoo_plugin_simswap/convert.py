@@ -23,12 +23,13 @@ from typing import Any
 import torch
 
 from zoo_core.convert import few_keys, rename_checked, strip_wrapper_prefix
-from zoo_core.errors import WeightsError
-from zoo_plugin_simswap.config import SimSwapConfig
+from zoo_core.errors import ConfigError, WeightsError
+from zoo_plugin_simswap.config import IDENTITY_PRESET, SimSwapConfig
 from zoo_plugin_simswap.model import SimSwapGenerator, build_identity
 
 __all__ = [
     "IDENTITY_PREFIXES",
+    "arcface_state",
     "convert_official",
     "generator_key_map",
     "official_stage_names",
@@ -113,23 +114,29 @@ def identity_state(
     )
 
 
+def arcface_state(checkpoint: Mapping[str, torch.Tensor], config: SimSwapConfig) -> dict[str, torch.Tensor]:
+    """SimSwap's ArcFace from ``arcface_checkpoint.tar`` (either release, read flat) as the
+    ``identity_encoder.*`` entries of :class:`SimSwap`'s state dict."""
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        expected = {f"identity_encoder.{k}": v for k, v in build_identity(config).state_dict().items()}
+    prefix, identity = identity_state(checkpoint)
+    where = f"under '{prefix}'" if prefix else "at the top level"
+    hint = f"SimSwap's ArcFace IR-SE ResNet-{config.identity_depth} (keys {where})"
+    mapping = {k.removeprefix("identity_encoder.backbone."): k for k in expected}
+    return rename_checked("identity", identity, mapping, expected, hint)
+
+
 def convert_official(
     checkpoints: Mapping[str, Mapping[str, torch.Tensor]], config: Mapping[str, Any] | SimSwapConfig
 ) -> dict[str, torch.Tensor]:
     """``{"generator": ..., "identity": ...}`` official flat state dicts -> our state dict."""
     cfg = config if isinstance(config, SimSwapConfig) else SimSwapConfig(**config)
+    if cfg.identity_encoder != IDENTITY_PRESET:
+        raise ConfigError(f"the official SimSwap checkpoints are conditioned on SimSwap's ArcFace "
+                          f"({IDENTITY_PRESET}), not on identity_encoder {cfg.identity_encoder!r}")
     with torch.device("meta"):  # shapes only: nothing is allocated
         expected = {f"generator.{k}": v for k, v in SimSwapGenerator(cfg).state_dict().items()}
-        expected.update(
-            {f"identity_encoder.{k}": v for k, v in build_identity(cfg).state_dict().items()}
-        )
-
     generator = strip_wrapper_prefix(checkpoints["generator"])
     state = rename_checked("generator", generator, generator_key_map(cfg), expected, _generator_hint(cfg, generator))
-
-    prefix, identity = identity_state(checkpoints["identity"])
-    backbone_keys = [k[len("identity_encoder.backbone."):] for k in expected if k.startswith("identity_encoder.")]
-    where = f"under '{prefix}'" if prefix else "at the top level"
-    hint = f"SimSwap's ArcFace IR-SE ResNet-{cfg.identity_depth} (keys {where})"
-    state.update(rename_checked("identity", identity, {k: f"identity_encoder.backbone.{k}" for k in backbone_keys}, expected, hint))
+    state.update(arcface_state(checkpoints["identity"], cfg))
     return state

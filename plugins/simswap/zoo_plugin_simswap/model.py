@@ -19,7 +19,9 @@ ones). What the released code does, and this module therefore does:
 The identity code is computed as in the official test scripts (``test_one_image.py``,
 ``test_wholeimage_swapsingle.py``): ImageNet mean/std on the source crop, nearest resize to
 112 (``F.interpolate(img, size=(112, 112))``), ArcFace, ``F.normalize``. The target goes into
-the generator as a [0, 1] tensor without normalisation.
+the generator as a [0, 1] tensor without normalisation. A model trained with another registered
+identity encoder (``SimSwapConfig.identity_encoder``, e.g. ``dlib-resnet-128`` on dlib chips cut
+from the crop by :mod:`zoo_core.faces.chip_identity`) uses that encoder's L2-normalised code.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from zoo_core.errors import ConfigError
 from zoo_core.nets.adain import AdaIN
 from zoo_core.nets.identity import IdentityEncoder, build_identity_encoder
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 from zoo_core.specs import ModelSpec
-from zoo_plugin_simswap.config import SimSwapConfig
+from zoo_plugin_simswap.config import IDENTITY_PRESET, SimSwapConfig
 
 __all__ = [
     "DownStage",
@@ -45,9 +48,9 @@ __all__ = [
     "UpStage",
     "build",
     "build_identity",
+    "build_model_identity",
 ]
 
-IDENTITY_PRESET = "simswap-arcface"
 _PADDING_MODES = {"reflect": "reflect", "replicate": "replicate", "zero": "zeros"}
 
 
@@ -166,23 +169,39 @@ def build_identity(config: Any) -> IdentityEncoder:
     )
 
 
+def build_model_identity(config: SimSwapConfig, template: str) -> nn.Module:
+    """The identity encoder ``config.identity_encoder`` on crops aligned to ``template``, in eval
+    mode; another encoder than SimSwap's ArcFace must give ``config.latent_size`` values."""
+    if config.identity_encoder == IDENTITY_PRESET:
+        return build_identity(config).eval()
+    # the face pipeline (the [faces] extra) serves only encoders other than SimSwap's ArcFace
+    from zoo_core.faces.chip_identity import build_crop_identity_encoder, embedding_size
+
+    encoder = build_crop_identity_encoder(config.identity_encoder, template).eval()
+    size = embedding_size(encoder)
+    if size != config.latent_size:
+        raise ConfigError(f"latent_size must be {size}, the size of {config.identity_encoder}'s identity code, "
+                          f"got {config.latent_size}")
+    return encoder
+
+
 class SimSwap(nn.Module):
     """Implements ``zoo_core.protocols.SwapModel`` on aligned crops at ``spec.resolution``.
 
-    Children: ``generator`` (:class:`SimSwapGenerator`) and ``identity_encoder`` (the zoo_core
-    ``simswap-arcface`` encoder, official keys under ``identity_encoder.backbone``). The ArcFace
-    is frozen and always in eval mode, as upstream (``netArc.eval()``; dropout and batch
-    statistics would otherwise change the identity code).
+    Children: ``generator`` (:class:`SimSwapGenerator`) and ``identity_encoder`` (by default the
+    zoo_core ``simswap-arcface`` encoder, official keys under ``identity_encoder.backbone``). The
+    encoder is frozen and always in eval mode, as upstream (``netArc.eval()``; dropout and batch
+    statistics would otherwise change the identity code). ``spec.identity_encoder`` names the
+    encoder in use, so evaluation refuses it as recognizer.
     """
 
     def __init__(self, spec: ModelSpec, config: SimSwapConfig) -> None:
         super().__init__()
-        self.spec = spec
+        self.spec = spec.model_copy(update={"identity_encoder": config.identity_encoder})
         self.config = config
         self.generator = SimSwapGenerator(config)
-        self.identity_encoder = build_identity(config)
+        self.identity_encoder = build_model_identity(config, spec.template)
         self.identity_encoder.requires_grad_(False)
-        self.identity_encoder.eval()
 
     def train(self, mode: bool = True) -> SimSwap:
         super().train(mode)
@@ -195,8 +214,9 @@ class SimSwap(nn.Module):
         return self.generator(target, latent)
 
     def identity(self, source: torch.Tensor) -> torch.Tensor:
-        """L2-normalised ArcFace code (N, 512) of [0, 1] source crops, as the test scripts compute it."""
-        return self.identity_encoder(source)
+        """L2-normalised identity code (N, latent_size) of [0, 1] source crops (ArcFace: as the
+        test scripts compute it)."""
+        return F.normalize(self.identity_encoder(source), dim=1)
 
     def swap(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """``target`` with the identity of ``source``; a single source is used for every target."""

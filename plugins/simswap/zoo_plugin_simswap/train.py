@@ -7,7 +7,13 @@ discriminators at two scales (SimSwap's D1 on the image, D2 on its 3x3 average-p
 Reconstruction only on same-identity pairs; batches alternate same- and cross-identity
 (official train.py), or follow Facke's identity grouping (``sampler="identity-group"``).
 Optimizers: Adam(lr 4e-4, betas (0, 0.999)) for both, as the official train options.
-The ArcFace stays frozen. Feature-matching variants of the survey's Table 2 are selectable.
+Feature-matching variants of the survey's Table 2 are selectable.
+
+The identity encoder (of the code and of L_Id) stays frozen and must be pretrained: SimSwap's
+ArcFace with ``identity_weights`` (its ``arcface_checkpoint.tar``), or another registered
+encoder named by ``identity_encoder`` (``dlib-resnet-128``: dlib's verification network, whose
+128-d code then sets the model's latent size). Neither given is refused: an identity loss
+against a random recognizer teaches nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from zoo_core.errors import ConfigError, WeightsError
+from zoo_core.faces.chip_identity import build_crop_identity_encoder, embedding_size
 from zoo_core.nets.discriminators import MultiscaleDiscriminator
+from zoo_core.nets.identity import IdentityEncoder
 from zoo_core.nets.losses import (
     feature_matching_loss,
     gradient_penalty,
@@ -30,7 +39,7 @@ from zoo_core.nets.losses import (
 )
 from zoo_core.specs import ModelSpec
 from zoo_core.train.grid import swap_grid, unwrap
-from zoo_plugin_simswap.config import SimSwapConfig
+from zoo_plugin_simswap.config import IDENTITY_PRESET, SimSwapConfig
 from zoo_plugin_simswap.model import SimSwap
 
 # Which discriminator levels (0 = first conv ... n_layers + 1 = logits) each variant matches.
@@ -57,6 +66,10 @@ class SimSwapTrainConfig(BaseModel):
     d_layers: int = Field(4, ge=1)
     sampler: Literal["alternating", "identity-group"] = "alternating"
     identity_group: int = Field(2, ge=2)
+    identity_encoder: str | None = Field(None, description="registered identity encoder of the code and L_Id, "
+                                         "e.g. dlib-resnet-128 (None: the model config's, SimSwap's ArcFace)")
+    identity_weights: str | None = Field(None, description="SimSwap's arcface_checkpoint.tar (either release) "
+                                         "for its ArcFace")
 
 
 class SimSwapTrainer:
@@ -74,6 +87,10 @@ class SimSwapTrainer:
 
     def __init__(self, spec: ModelSpec, model_config: dict[str, Any], config: Any):
         self.spec = spec
+        self.identity_weights: str | None = None
+        if isinstance(config, SimSwapTrainConfig):  # CVAE-GAN's config has no identity options
+            model_config = {**model_config, **identity_config(spec, model_config, config)}
+            self.identity_weights = config.identity_weights
         self.model_config = self.model_config_class(**model_config)
         self.config = config
         sampler = getattr(config, "sampler", "alternating")
@@ -82,7 +99,10 @@ class SimSwapTrainer:
         self._fake: torch.Tensor | None = None
 
     def build_networks(self) -> dict[str, nn.Module]:
-        return {"swapper": self.model_class(self.spec, self.model_config), "discriminator": build_discriminator(self.config)}
+        swapper = self.model_class(self.spec, self.model_config)
+        if self.identity_weights is not None:
+            load_arcface(swapper, self.identity_weights)
+        return {"swapper": swapper, "discriminator": build_discriminator(self.config)}
 
     def build_optimizers(self, networks: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
         betas = (self.config.beta1, self.config.beta2)
@@ -151,3 +171,36 @@ def build_discriminator(config: Any) -> MultiscaleDiscriminator:
                                    num_d=2, get_interm_feat=True, padding=1)
 
 
+def identity_config(spec: ModelSpec, model_config: dict[str, Any], config: SimSwapTrainConfig) -> dict[str, Any]:
+    """The model config entries of the trainer's identity encoder (its name and code size);
+    refuses an encoder without pretrained weights in one line."""
+    name = config.identity_encoder or model_config.get("identity_encoder", IDENTITY_PRESET)
+    if name == IDENTITY_PRESET:
+        if config.identity_weights is None:
+            raise ConfigError(f"{spec.name}: SimSwap's ArcFace ({IDENTITY_PRESET}) has random weights here, and "
+                              "an identity loss against a random recognizer teaches nothing: --set "
+                              "identity_weights=arcface_checkpoint.tar (SimSwap's release) or --set "
+                              "identity_encoder=dlib-resnet-128 (dlib's verification network, offline; 128-d code)")
+        return {"identity_encoder": name}
+    if config.identity_weights is not None:
+        raise ConfigError(f"identity_weights is SimSwap's ArcFace checkpoint ({IDENTITY_PRESET}); identity_encoder "
+                          f"{name!r} does not take it")
+    encoder = build_crop_identity_encoder(name, spec.template).eval()
+    if isinstance(encoder, IdentityEncoder):
+        raise ConfigError(f"identity_encoder {name!r} is built with random weights (zoo's ArcFace presets carry "
+                          "none): use dlib-resnet-128, or SimSwap's ArcFace with identity_weights")
+    return {"identity_encoder": name, "latent_size": embedding_size(encoder)}
+
+
+def load_arcface(model: SimSwap, path: str) -> None:
+    """SimSwap's ``arcface_checkpoint.tar`` (either release) into the model's ArcFace."""
+    from zoo_core.serialization import check_finite, read_checkpoint
+    from zoo_plugin_simswap.convert import arcface_state
+
+    checkpoint = read_checkpoint(path)
+    try:
+        state = arcface_state(checkpoint, model.config)
+    except WeightsError as error:
+        raise WeightsError(f"{path}: {error}") from None
+    check_finite(state, path)
+    model.identity_encoder.load_state_dict({k.removeprefix("identity_encoder."): v for k, v in state.items()})

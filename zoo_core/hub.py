@@ -392,6 +392,12 @@ def _few(keys: list[str], n: int = 4) -> str:
     return ", ".join(keys[:n]) + (", ..." if len(keys) > n else "")
 
 
+def load_own_layout(spec: ModelSpec, folder: Path, config: dict[str, Any]) -> Any:
+    """The one dispatch to ``spec.loader`` (``"module:function"(spec, folder, config)``): weights
+    in the model's own layout, e.g. a diffusers pipeline."""
+    return resolve(spec.loader, f"model {spec.name!r}")(spec, folder, config)
+
+
 def load_weights(module: Any, folder: Path) -> Any:
     """Read the folder's safetensors weights strictly into ``module`` (built without random init)."""
     load_state_dict_strict(module, read_weights(folder), str(folder))
@@ -415,7 +421,7 @@ def load_folder(
     except ZooError as error:
         raise ConfigError(f"{folder / CONFIG_NAME}: {error}") from error
     if spec.loader is not None:
-        return ready_for_inference(resolve(spec.loader, f"model {spec.name!r}")(spec, folder, config), device)
+        return ready_for_inference(load_own_layout(spec, folder, config), device)
     try:
         with skip_weight_init():  # every parameter is overwritten by the strict load below
             model = build_model(spec, config)
@@ -474,10 +480,9 @@ def load_with_folder(
     """``load``, also returning the local folder the weights were read from."""
     source = parse_source(name_or_path, revision)
     folder = fetch(source, local_files_only, cache_dir)
-    if source.spec is not None and source.spec.loader is not None:
-        loader = resolve(source.spec.loader, f"model {source.spec.name!r}")
+    if source.spec is not None and source.spec.loader is not None:  # a repository in the model's own layout
         config = merged_config(source.spec, config_overrides or {})
-        return ready_for_inference(loader(source.spec, folder, config), device), folder
+        return ready_for_inference(load_own_layout(source.spec, folder, config), device), folder
     return load_folder(folder, source.spec, device, config_overrides), folder
 
 

@@ -1,13 +1,18 @@
-"""Test isolation for the whole tree (tests/ and every plugins/*/tests/)."""
+"""What every test tree (tests/ and every plugins/*/tests/) shares: registry isolation, the real
+face photos, the bit-exact comparison of training runs."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from zoo_core import registry
+
+FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parent.parent / "shared" / "faces"))
+"""The real face photos (../shared/faces beside the checkout, or ZOO_TEST_FACES)."""
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +48,11 @@ def assert_same_run():
         assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
 
     return check
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """The real-face test photos (../shared/faces, or ZOO_TEST_FACES); skips when absent."""
+    if not (FACES / "manifest.csv").is_file():
+        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+    return FACES

@@ -84,17 +84,6 @@ def hf_cache():
     return build_hf_cache
 
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", REPO.parent / "shared" / "faces"))
-
-
-@pytest.fixture(scope="session")
-def faces_dir() -> Path:
-    """The real-face test photos (../shared/faces, or ZOO_TEST_FACES); skips when absent."""
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
-    return FACES
-
-
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """skimage's astronaut (public domain): a real face that is always available."""

@@ -58,3 +58,9 @@ def describe_validation(error: Exception) -> str:
         shown = f" (got {given!r})" if plain and f"got {given}" not in message else ""
         parts.append(f"{where}: {message}{shown}")
     return "; ".join(parts) or str(error).splitlines()[0]
+
+
+def describe_error(error: BaseException) -> str:
+    """Any exception as one line, ``Type: message`` (for errors raised by code we call)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

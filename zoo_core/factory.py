@@ -36,6 +36,13 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> Any:
     return build_model(spec, merged_config(spec, overrides))
 
 
+def check_capability(name: str, spec: Any, capability: str | None) -> None:
+    """A one-line error when ``capability`` is given and the model ``spec`` describes lacks it."""
+    if capability and capability not in spec.capabilities:
+        raise ZooError(f"--model {name}: this model has no {capability!r} capability "
+                       f"(it has: {', '.join(sorted(spec.capabilities))})")
+
+
 def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = False, seed: int = 0,
                revision: str | None = None, local_files_only: bool = False,
                config: dict[str, Any] | None = None, capability: str | None = None) -> LoadedModel:
@@ -47,9 +54,8 @@ def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = Fa
 
     config = dict(config or {})
     spec = get_model_spec(name_or_path) if is_model(name_or_path) else None
-    if spec is not None and capability and capability not in spec.capabilities:
-        raise ZooError(f"--model {spec.name}: this model has no {capability!r} capability "
-                       f"(it has: {', '.join(sorted(spec.capabilities))})")
+    if spec is not None:  # refused before anything is built or downloaded
+        check_capability(name_or_path, spec, capability)
     if spec is not None and not spec.needs_weights:
         model, label = create_model(spec.name, **config), f"{spec.name} (no weights)"
     elif random_init:
@@ -61,7 +67,5 @@ def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = Fa
         model, folder = hub.load_with_folder(name_or_path, revision, device, local_files_only or None,
                                              config_overrides=config or None)
         label = hub.weights_label(name_or_path, folder)
-    if capability and capability not in model.spec.capabilities:
-        raise ZooError(f"--model {name_or_path}: this model has no {capability!r} capability "
-                       f"(it has: {', '.join(sorted(model.spec.capabilities))})")
+    check_capability(name_or_path, model.spec, capability)  # a folder or repository names its spec only now
     return LoadedModel(hub.ready_for_inference(model, device), label)

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.errors import ConfigError, OfflineError, WeightsError, ZooError, ZooWarning
+from zoo_core.errors import (
+    ConfigError,
+    OfflineError,
+    WeightsError,
+    ZooError,
+    ZooWarning,
+    describe_error,
+)
 from zoo_core.fileio import atomic_path, write_json_atomic, write_text_atomic
 from zoo_core.registry import build_model, get_model_spec, merged_config, resolve
 from zoo_core.serialization import read_safetensors, sha256_file
@@ -262,8 +269,7 @@ def _root_cause(error: BaseException) -> str:
     """The innermost cause of a chained error (e.g. the connection error under a Hub error), one line."""
     while error.__cause__ is not None or error.__context__ is not None:
         error = error.__cause__ or error.__context__  # type: ignore[assignment]
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    return describe_error(error)
 
 
 def verify_files(folder: Path, spec: ModelSpec) -> dict[str, str]:

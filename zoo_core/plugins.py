@@ -20,7 +20,7 @@ from importlib import metadata
 import pluggy
 
 from zoo_core import hookspecs
-from zoo_core.errors import PluginError
+from zoo_core.errors import PluginError, describe_error
 
 ENTRY_POINT_GROUP = "zoo"
 BUILTIN_PLUGIN = "zoo-core"
@@ -118,7 +118,7 @@ def register_plugin(plugins: PluginSet, module: object, name: str, distribution:
     except Exception as error:  # pluggy.PluginValidationError and friends
         if registered:
             manager.unregister(module)
-        _report(plugins, PluginInfo(name, distribution, version, _module_name(module), (), _one_line(error)))
+        _report(plugins, PluginInfo(name, distribution, version, _module_name(module), (), describe_error(error)))
         return
     plugins.plugins.append(
         PluginInfo(name, distribution, version, _module_name(module), _hook_names(manager, module))
@@ -159,7 +159,7 @@ def load_plugins() -> PluginSet:
             _report(
                 plugins,
                 PluginInfo(entry_point.name, distribution, version, entry_point.value, (),
-                           f"failed to import {entry_point.value!r}: {_one_line(error)}"),
+                           f"failed to import {entry_point.value!r}: {describe_error(error)}"),
             )
             continue
         register_plugin(plugins, module, entry_point.name, distribution, version)
@@ -177,11 +177,6 @@ def _report(plugins: PluginSet, info: PluginInfo) -> None:
 
 def _module_name(module: object) -> str:
     return getattr(module, "__name__", type(module).__name__)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _core_version() -> str:

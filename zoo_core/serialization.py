@@ -334,5 +334,5 @@ def _first_line(error: BaseException) -> str:
     """The first line of an error's text; torch's advice to load with ``weights_only=False``
     (which runs the file's code) is never passed on."""
     text = str(error).strip().splitlines()
-    line = text[0] if text else type(error).__name__
-    return line.split(" In PyTorch 2.6")[0] if "weights_only" not in line.split(" In PyTorch 2.6")[0] else "unreadable pickle"
+    line = text[0].split(" In PyTorch 2.6")[0] if text else type(error).__name__
+    return "unreadable pickle" if "weights_only" in line else line

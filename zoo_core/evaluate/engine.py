@@ -42,7 +42,7 @@ from zoo_core.evaluate.recognizers import (
 )
 from zoo_core.evaluate.specs import DEFAULT_METRICS
 from zoo_core.faces.align import AlignedFace
-from zoo_core.faces.detect import Detector, Face, create_detector
+from zoo_core.faces.detect import Detector, DlibLandmarker, Face, create_detector
 from zoo_core.faces.tensors import check_output, crops_to_tensor, tensor_to_crops
 
 # --- models -------------------------------------------------------------------------------
@@ -74,22 +74,6 @@ def load_model(name_or_path: str, device: str = "cpu", random_init: bool = False
 # --- photos -------------------------------------------------------------------------------
 
 
-class Landmarker:
-    """dlib's 68-point shape predictor at a given face box (the detector's own model file)."""
-
-    def __init__(self) -> None:
-        from zoo_core.faces.detect import import_dlib
-        from zoo_core.nets.dlib_models import face_recognition_models_dir
-
-        self._dlib = import_dlib("the 68-point landmarker")
-        self._predictor = self._dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"))
-
-    def __call__(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-        x0, y0, x1, y1 = (round(v) for v in box)
-        shape = self._predictor(np.ascontiguousarray(image), self._dlib.rectangle(x0, y0, x1, y1))
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-
-
 @dataclass
 class Photo:
     """One photo of the pair set: its most prominent face, or why it has none."""
@@ -109,7 +93,7 @@ class PhotoCache:
         self.pairs = pairs
         self.detector = detector
         self.recognizer = recognizer
-        self._landmarker: Landmarker | None = None
+        self._landmarker: DlibLandmarker | None = None
         self._photos: dict[Path, Photo] = {}
         self._embeddings: dict[Path, np.ndarray] = {}
         self._landmarks: dict[Path, np.ndarray] = {}
@@ -155,11 +139,11 @@ class PhotoCache:
             self._embeddings[path] = self.recognizer.describe(self.image(path), self._face(path))
         return self._embeddings[path]
 
-    @property
-    def landmarker(self) -> Landmarker:
+    def landmarks(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        """dlib's 68 landmarks of the face in ``box`` (the predictor loaded on first use)."""
         if self._landmarker is None:
-            self._landmarker = Landmarker()
-        return self._landmarker
+            self._landmarker = DlibLandmarker("the 68-point landmarks of the evaluation")
+        return self._landmarker.points(image, box)
 
     def crop(self, path: Path, swapper: Any) -> AlignedFace:
         key = (path, swapper.template.name, swapper.size)
@@ -476,7 +460,7 @@ class _ModelRun:
         if target not in self.reference_landmarks:
             face = self.photos.photo(target).face
             assert face is not None
-            self.reference_landmarks[target] = self.photos.landmarker(self._pasted(target, crop), face.box)
+            self.reference_landmarks[target] = self.photos.landmarks(self._pasted(target, crop), face.box)
         return self.reference_landmarks[target]
 
     def _seed(self, index: int) -> int:
@@ -508,7 +492,7 @@ class _ModelRun:
                     self.swap_embeddings[(pair.source, pair.target)] = record.swap_embedding
                 if landmarks:
                     record.target_landmarks = self._reference_landmarks(pair.target, target)
-                    record.swap_landmarks = self.photos.landmarker(pasted, photo.face.box)
+                    record.swap_landmarks = self.photos.landmarks(pasted, photo.face.box)
             self.emit(record)
 
     def reconstructions(self, pairs: list[Pair], same: list[Pair]) -> None:

@@ -76,6 +76,24 @@ def import_dlib(user: str = "the dlib detector") -> Any:
     return dlib
 
 
+class DlibLandmarker:
+    """dlib's 68-point shape predictor (``shape_predictor_68_face_landmarks.dat``) at a face box:
+    the one place the detector, the recognizers and the evaluation place landmarks."""
+
+    def __init__(self, user: str = "the dlib landmarker"):
+        self.dlib = import_dlib(user)
+        self._predictor = self.dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"))
+
+    def shape(self, image: np.ndarray, box: tuple[float, float, float, float]) -> Any:
+        """dlib's ``full_object_detection`` of the face in ``box`` (x0, y0, x1, y1) of ``image``."""
+        x0, y0, x1, y1 = (round(v) for v in box)
+        return self._predictor(np.ascontiguousarray(image), self.dlib.rectangle(x0, y0, x1, y1))
+
+    def points(self, image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+        """The ``(68, 2)`` iBUG landmarks of the face in ``box``."""
+        return np.array([[p.x, p.y] for p in self.shape(image, box).parts()], dtype=np.float64)
+
+
 class DlibDetector:
     """dlib HOG (or CNN) detection + 68-point landmarks, most prominent face first.
 
@@ -89,15 +107,14 @@ class DlibDetector:
     name = "dlib-hog"
 
     def __init__(self, upsample: int = 1, max_side: int = 640, cnn_fallback: bool = False, min_score: float = 0.0):
-        dlib = import_dlib()
-        models = face_recognition_models_dir()
+        self.landmarker = DlibLandmarker("the dlib detector")
+        dlib = self.landmarker.dlib
         self.upsample = upsample
         self.max_side = max_side
         self.min_score = min_score
         self._hog = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
+        models = face_recognition_models_dir()
         self._cnn = dlib.cnn_face_detection_model_v1(str(models / "mmod_human_face_detector.dat")) if cnn_fallback else None
-        self._rect = dlib.rectangle
 
     def _boxes(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
         import cv2
@@ -116,10 +133,9 @@ class DlibDetector:
     def detect(self, image: np.ndarray) -> list[Face]:
         image = np.ascontiguousarray(image)
         faces = []
-        for (x0, y0, x1, y1), score in self._boxes(image):
-            shape = self._predictor(image, self._rect(round(x0), round(y0), round(x1), round(y1)))
-            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-            faces.append(Face((x0, y0, x1, y1), five_from_68(points), score, points))
+        for box, score in self._boxes(image):
+            points = self.landmarker.points(image, box).astype(np.float32)
+            faces.append(Face(box, five_from_68(points), score, points))
         return sorted(faces, key=lambda f: f.prominence, reverse=True)
 
 

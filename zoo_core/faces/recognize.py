@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.faces.detect import Face, import_dlib
+from zoo_core.faces.detect import DlibLandmarker, Face
 from zoo_core.nets.dlib_models import face_recognition_models_dir
 
 
@@ -22,17 +22,14 @@ class DlibRecognizer:
     same_person_distance = 0.6
 
     def __init__(self, jitter: int = 0):
-        dlib = import_dlib("the dlib-resnet recognizer")
-        models = face_recognition_models_dir()
-        self._model = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
-        self._predictor = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
-        self._dlib = dlib
+        self.landmarker = DlibLandmarker("the dlib-resnet recognizer")
+        model_file = face_recognition_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"
+        self._model = self.landmarker.dlib.face_recognition_model_v1(str(model_file))
         self.jitter = jitter
 
     def describe(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The descriptor of ``face`` in ``image`` (landmarks recomputed with dlib's predictor)."""
-        x0, y0, x1, y1 = (round(v) for v in face.box)
-        shape = self._predictor(np.ascontiguousarray(image), self._dlib.rectangle(x0, y0, x1, y1))
+        shape = self.landmarker.shape(image, face.box)
         return np.asarray(self._model.compute_face_descriptor(np.ascontiguousarray(image), shape, self.jitter), dtype=np.float32)
 
 

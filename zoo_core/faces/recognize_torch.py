@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.faces.detect import Face, import_dlib
+from zoo_core.faces.detect import DlibLandmarker, Face
 from zoo_core.faces.recognize import DlibRecognizer
-from zoo_core.nets.dlib_models import face_recognition_models_dir
 
 
 class DlibTorchRecognizer:
@@ -27,8 +26,7 @@ class DlibTorchRecognizer:
     def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
         from zoo_core.nets.dlib_resnet import EMBEDDING_DIM, INPUT_SIZE, load_dlib_resnet
 
-        self._dlib = import_dlib("the dlib-resnet-torch recognizer (landmarks and chips)")
-        self._predictor = self._dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"))
+        self.landmarker = DlibLandmarker("the dlib-resnet-torch recognizer (landmarks and chips)")
         self.chip_size, self.embedding_dim = INPUT_SIZE, EMBEDDING_DIM
         self.net = load_dlib_resnet().to(device)
         self.batch_size = batch_size
@@ -36,9 +34,8 @@ class DlibTorchRecognizer:
     def chip(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The ``(150, 150, 3) uint8`` chip dlib cuts for ``face`` (landmarks recomputed by dlib)."""
         image = np.ascontiguousarray(image)
-        x0, y0, x1, y1 = (round(v) for v in face.box)
-        shape = self._predictor(image, self._dlib.rectangle(x0, y0, x1, y1))
-        return np.asarray(self._dlib.get_face_chip(image, shape, self.chip_size, 0.25))
+        shape = self.landmarker.shape(image, face.box)
+        return np.asarray(self.landmarker.dlib.get_face_chip(image, shape, self.chip_size, 0.25))
 
     def describe_batch(self, images: Sequence[np.ndarray], faces: Sequence[Face]) -> np.ndarray:
         """``(N, 128)`` descriptors of ``faces[i]`` in ``images[i]``, the network run in batches."""

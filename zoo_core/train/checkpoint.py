@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zoo_core.errors import WeightsError, ZooError, describe_validation
+from zoo_core.errors import WeightsError, ZooError, describe_error, describe_validation
 from zoo_core.fileio import atomic_path, write_json_atomic
 from zoo_core.serialization import read_safetensors, sha256_file
 
@@ -169,13 +169,13 @@ def load_part(obj: Any, path: Path) -> None:
         try:
             load_model(obj, str(path), strict=True)
         except Exception as error:  # safetensors and load_state_dict raise several types
-            raise WeightsError(f"{path}: does not fit the network ({_one_line(error)})") from error
+            raise WeightsError(f"{path}: does not fit the network ({describe_error(error)})") from error
         return
     state = load_torch_state(path)
     try:
         obj.load_state_dict(state)
     except Exception as error:  # optimizers and schedulers raise KeyError, ValueError, ...
-        raise WeightsError(f"{path}: does not fit ({_one_line(error)})") from error
+        raise WeightsError(f"{path}: does not fit ({describe_error(error)})") from error
 
 
 def load_torch_state(path: Path) -> dict[str, Any]:
@@ -188,15 +188,10 @@ def load_torch_state(path: Path) -> dict[str, Any]:
         raise WeightsError(f"{path}: not a plain tensor state dict (it names objects that only unrestricted "
                            "unpickling would build); refused") from error
     except Exception as error:  # a corrupt zip or pickle raises many types
-        raise WeightsError(f"{path}: unreadable ({_one_line(error)})") from error
+        raise WeightsError(f"{path}: unreadable ({describe_error(error)})") from error
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
     return state
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
 
 
 # --- random states -------------------------------------------------------------------------
@@ -239,4 +234,4 @@ def load_rng(path: Path, device: torch.device) -> None:
         if device.type != "cpu" and f"device.{device.type}" in tensors:
             getattr(torch, device.type).set_rng_state(tensors[f"device.{device.type}"])
     except (KeyError, IndexError, ValueError, TypeError, RuntimeError, OverflowError) as error:
-        raise WeightsError(f"{path}: not a random-state file of zoo train ({_one_line(error)})") from error
+        raise WeightsError(f"{path}: not a random-state file of zoo train ({describe_error(error)})") from error

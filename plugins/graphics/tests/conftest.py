@@ -4,7 +4,6 @@ the session, aligned 512 px crops of real faces, and a real pip installation for
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,6 @@ PLUGIN_ROOT = TESTS.parent
 if str(PLUGIN_ROOT) not in sys.path:  # the plugin from this tree
     sys.path.insert(0, str(PLUGIN_ROOT))
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", PLUGIN_ROOT.parents[1].parent / "shared" / "faces"))
 SIZE = 512
 
 
@@ -49,14 +47,6 @@ def model(spec):
     from zoo_plugin_graphics.model import build
 
     return build(spec, spec.default_config)
-
-
-@pytest.fixture(scope="session")
-def faces_dir() -> Path:
-    """The real-face test photos (../shared/faces, or ZOO_TEST_FACES); skips when absent."""
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
-    return FACES
 
 
 @pytest.fixture(scope="session")

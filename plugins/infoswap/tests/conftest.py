@@ -3,7 +3,6 @@ configuration, and the real face photos."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,8 +16,6 @@ for path in (str(PLUGIN_ROOT), str(TESTS)):  # the plugin from this tree, and th
     if path not in sys.path:
         sys.path.insert(0, path)
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", PLUGIN_ROOT.parents[1].parent / "shared" / "faces"))
-
 
 @pytest.fixture
 def infoswap_plugin():
@@ -29,9 +26,3 @@ def infoswap_plugin():
     return zoo_plugin_infoswap
 
 
-@pytest.fixture(scope="session")
-def faces_dir() -> Path:
-    """The real-face test photos (../shared/faces, or ZOO_TEST_FACES); skips when absent."""
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
-    return FACES

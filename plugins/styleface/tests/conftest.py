@@ -4,7 +4,6 @@ conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,9 +21,6 @@ for path in (str(PLUGIN_ROOT), str(TESTS)):  # the plugin from this tree, and th
         sys.path.insert(0, path)
 
 from styleface_tiny import TINY  # noqa: E402  (needs the path set above)
-
-FACES = Path(os.environ.get("ZOO_TEST_FACES", PLUGIN_ROOT.parents[1].parent / "shared" / "faces"))
-
 
 
 @hookimpl
@@ -65,13 +61,6 @@ def tiny_model():
 
     torch.manual_seed(0)
     return StyleFace(None, StyleFaceConfig(**TINY)).eval()
-
-
-@pytest.fixture
-def faces_dir() -> Path:
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
-    return FACES
 
 
 _DETECTORS: dict[str, object] = {}

@@ -181,13 +181,9 @@ def test_unknown_face_parser_is_a_config_error(styleface_plugin):
 
 
 @pytest.fixture(scope="module")
-def aligned(tmp_path_factory) -> Path:
-    from conftest import FACES
-
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+def aligned(faces_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("styleface-data")
-    prepare_data(FACES / "face_recognition", out, template="ffhq", size=64, workers=1, progress=False)
+    prepare_data(faces_dir / "face_recognition", out, template="ffhq", size=64, workers=1, progress=False)
     return out
 
 

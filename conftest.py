@@ -56,3 +56,29 @@ def faces_dir() -> Path:
     if not (FACES / "manifest.csv").is_file():
         pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
     return FACES
+
+
+@pytest.fixture(scope="session")
+def pip_install_plugin(tmp_path_factory: pytest.TempPathFactory):
+    """``pip_install_plugin(PLUGIN_ROOT) -> site folder``: a plugin really installed with pip into
+    a folder (entry points need a distribution), built from a copy so that no build/ or
+    egg-info appears in the tree; its dependencies come from the test environment."""
+    import shutil
+    import subprocess
+    import sys
+
+    def install(root: Path) -> Path:
+        package = next(path for path in root.glob("zoo_plugin_*") if path.is_dir() and not path.name.endswith(".egg-info"))
+        source = tmp_path_factory.mktemp("src") / root.name
+        source.mkdir()
+        shutil.copy(root / "pyproject.toml", source)
+        shutil.copytree(package, source / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        target = tmp_path_factory.mktemp("site")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+             "--no-index", "--target", str(target), str(source)],
+            check=True, capture_output=True,
+        )
+        return target
+
+    return install

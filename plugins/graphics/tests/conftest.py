@@ -4,8 +4,6 @@ the session, aligned 512 px crops of real faces, and a real pip installation for
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -87,18 +85,6 @@ def photo_crop(faces_dir, aligner):
 
 
 @pytest.fixture(scope="session")
-def installed_graphics(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The plugin really installed with pip into a folder (entry points need a distribution),
-    built from a copy so that no build/ or egg-info appears in the tree."""
-    source = tmp_path_factory.mktemp("src") / "graphics"
-    source.mkdir()
-    shutil.copy(PLUGIN_ROOT / "pyproject.toml", source)
-    shutil.copytree(PLUGIN_ROOT / "zoo_plugin_graphics", source / "zoo_plugin_graphics",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True,
-    )
-    return target
+def installed_graphics(pip_install_plugin) -> Path:
+    """The plugin really installed with pip into a folder (entry points need a distribution)."""
+    return pip_install_plugin(PLUGIN_ROOT)

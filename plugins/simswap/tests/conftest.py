@@ -4,8 +4,6 @@ conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,20 +36,6 @@ def tiny_config(simswap_plugin) -> dict:
 
 
 @pytest.fixture(scope="session")
-def installed_simswap(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The plugin really installed with pip into a folder (entry points need a distribution).
-
-    A copy of the sources is built so that no build/ or egg-info appears in the tree.
-    """
-    source = tmp_path_factory.mktemp("src") / "simswap"
-    source.mkdir()
-    shutil.copy(PLUGIN_ROOT / "pyproject.toml", source)
-    shutil.copytree(PLUGIN_ROOT / "zoo_plugin_simswap", source / "zoo_plugin_simswap",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True,
-    )
-    return target
+def installed_simswap(pip_install_plugin) -> Path:
+    """The plugin really installed with pip into a folder (entry points need a distribution)."""
+    return pip_install_plugin(PLUGIN_ROOT)

@@ -9,7 +9,7 @@ from zoo_core import registry
 from zoo_core.cli import cli
 from zoo_core.errors import PluginError, UnknownModelError, ZooError
 from zoo_core.hookspecs import hookimpl
-from zoo_core.specs import ComponentSpec, MetricSpec, ModelSpec, TrainerSpec
+from zoo_core.specs import ComponentSpec, ConverterSpec, MetricSpec, ModelSpec, RoleSpec, TrainerSpec
 
 
 def model(name: str, **fields) -> ModelSpec:
@@ -82,7 +82,7 @@ def test_in_process_plugin_appears_in_cli(example_plugin):
     assert info.exit_code == 0
     assert "zoo convert example-64 generator=FILE identity=FILE --output DIR" in info.output
     plugins = runner.invoke(cli, ["plugins"])
-    assert "zoo-plugin-example" in plugins.output and "register_commands,register_models" in plugins.output
+    assert "zoo-plugin-example" in plugins.output and "register_commands,register_converters,register_models" in plugins.output
 
 
 def test_create_model_applies_overrides_and_checks_keys(example_plugin):
@@ -184,3 +184,24 @@ def test_public_api_is_lazy():
             "assert zoo_core.FaceSwapper.__name__ == 'FaceSwapper'; print(sorted(dir(zoo_core))[:3])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"ZOO_LOAD_PLUGINS": "", "PATH": ""})
     assert result.returncode == 0, result.stderr
+
+
+class OrphanConverter:
+    @hookimpl
+    def register_converters(self, register):
+        register(ConverterSpec(name="orphan", target="nobody-64", function="pkg.convert:run",
+                               roles={"generator": RoleSpec(description="G")}))
+
+
+def test_a_converter_for_an_unregistered_target_is_reported():
+    registry.add_plugin(OrphanConverter(), name="orphan", distribution="zoo-test-orphan")
+    try:
+        assert registry.get_converters("nobody-64") == []
+        assert any("'orphan'" in e and "nobody-64" in e for e in registry.get_registry().errors)
+    finally:
+        registry.remove_plugin("orphan")
+
+
+def test_plugin_converters_are_found_by_target_with_their_distribution(example_plugin):
+    (converter,) = registry.get_converters("example-64")
+    assert converter.plugin == "zoo-plugin-example" and set(converter.roles) == {"generator", "identity"}

@@ -43,9 +43,10 @@ def test_weights_need_full_commit_and_sha256():
     assert spec(weights=w).pretrained and not spec().pretrained
 
 
-def test_converter_must_target_its_model():
-    conv = ConverterSpec(name="x", target="simswap-512", function="a.b:c", roles={"generator": RoleSpec(description="G")})
-    with pytest.raises(ValidationError, match="targets"):
+def test_a_model_spec_takes_no_converter():
+    # converters are registered once, through register_converters
+    conv = ConverterSpec(name="x", target="simswap-224", function="a.b:c", roles={"generator": RoleSpec(description="G")})
+    with pytest.raises(ValidationError, match="converter"):
         spec(converter=conv)
 
 

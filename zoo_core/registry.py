@@ -77,6 +77,7 @@ class Registry:
         self.errors: list[str] = []
         for hook_name, (table, spec_type) in _HOOKS.items():
             self._collect(hook_name, table, spec_type)
+        self._check_converter_targets()
 
     def _collect(self, hook_name: str, table: str, spec_type: type) -> None:
         hook = getattr(self.plugins.manager.hook, hook_name)
@@ -93,13 +94,18 @@ class Registry:
             except Exception as error:  # third-party hook code
                 self._problem(f"plugin {distribution!r} failed in {hook_name}: {type(error).__name__}: {error}")
 
+    def _check_converter_targets(self) -> None:
+        """A converter must target a registered model or component (it is otherwise unreachable)."""
+        for spec in list(self.converters.values()):
+            if spec.target not in self.models and spec.target not in self.components:
+                del self.converters[spec.name]
+                self._problem(f"plugin {spec.plugin!r} registered converter {spec.name!r} for {spec.target!r}, "
+                              "which is neither a registered model nor a component")
+
     def _add(self, table: str, spec_type: type, spec: Any, distribution: str) -> None:
         if not isinstance(spec, spec_type):
             raise TypeError(f"{table} hook of {distribution!r} registered {type(spec).__name__}, expected {spec_type.__name__}")
         spec = spec.model_copy(update={"plugin": distribution})
-        if isinstance(spec, ModelSpec) and spec.converter is not None:
-            spec = spec.model_copy(update={"converter": spec.converter.model_copy(update={"plugin": distribution})})
-            self._add("converters", ConverterSpec, spec.converter, distribution)
         entries: dict[str, Any] = getattr(self, table)
         key = (table, spec.name)
         if key in self.conflicts:

@@ -113,7 +113,6 @@ class ModelSpec(_Spec):
     needs_weights: bool = Field(
         True, description="False: the builder returns the complete model (no learned parameters, e.g. a graphics method)"
     )
-    converter: ConverterSpec | None = None
     loader: ImportPath | None = Field(
         None, description="'module:function'(spec, folder, config) for weight repos not in zoo layout"
     )
@@ -142,10 +141,8 @@ class ModelSpec(_Spec):
             raise ValueError(f"model name {self.name!r} does not end in its resolution {self.resolution}")
         if not self.name.startswith(self.family + "-"):
             raise ValueError(f"model name {self.name!r} does not start with its family {self.family!r}")
-        if not self.needs_weights and (self.weights or self.converter or self.loader):
-            raise ValueError(f"{self.name!r} needs no weights but names weights, a converter or a loader")
-        if self.converter is not None and self.converter.target != self.name:
-            raise ValueError(f"converter of {self.name!r} targets {self.converter.target!r}")
+        if not self.needs_weights and (self.weights or self.loader):
+            raise ValueError(f"{self.name!r} needs no weights but names weights or a loader")
         return self
 
     @property

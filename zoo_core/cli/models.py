@@ -88,7 +88,7 @@ def info_command(name: str, as_json: bool) -> None:
         data["converters"] = [c.model_dump(mode="json") for c in converters]
         echo_json(data)
         return
-    fields = spec.model_dump(mode="json", exclude={"converter", "weights", "default_config"})
+    fields = spec.model_dump(mode="json", exclude={"weights", "default_config"})
     fields["capabilities"] = ", ".join(sorted(spec.capabilities))
     _print_fields(fields)
     click.echo("default_config:")

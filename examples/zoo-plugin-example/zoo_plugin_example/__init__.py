@@ -26,15 +26,21 @@ def register_models(register):
             default_config=EXAMPLE_CONFIG,
             description="A tiny random-init AdaIN swapper that shows how a plugin is built.",
             card="zoo_plugin_example:card.md",
-            converter=ConverterSpec(
-                name="example-64",
-                target="example-64",
-                function="zoo_plugin_example.model:convert_reference_checkpoint",
-                roles={
-                    "generator": RoleSpec(description="reference generator state dict", example="net_G.pth"),
-                    "identity": RoleSpec(description="reference identity encoder", example="id.pth"),
-                },
-            ),
+        )
+    )
+
+
+@hookimpl
+def register_converters(register):
+    register(
+        ConverterSpec(
+            name="example-64",
+            target="example-64",
+            function="zoo_plugin_example.model:convert_reference_checkpoint",
+            roles={
+                "generator": RoleSpec(description="reference generator state dict", example="net_G.pth"),
+                "identity": RoleSpec(description="reference identity encoder", example="id.pth"),
+            },
         )
     )
 

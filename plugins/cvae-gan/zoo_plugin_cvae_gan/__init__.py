@@ -63,13 +63,19 @@ def register_models(register: Register) -> None:
             datasets=("VGGFace2-HQ",),
             description="Facke's CVAE-GAN at 224 px (models/CVAE): SimSwap's generator as a "
             "conditional VAE with a 28x28x512 latent and 9 AdaIN ID blocks; SimSwap's ArcFace.",
-            converter=ConverterSpec(
-                name="cvae-gan-224",
-                target="cvae-gan-224",
-                function="zoo_plugin_cvae_gan.convert:convert_official",
-                roles=ROLES,
-                description="Ailon-Island/Facke M1/E/M2/D state dicts + arcface_checkpoint.tar -> zoo folder",
-            ),
+        )
+    )
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    register(
+        ConverterSpec(
+            name="cvae-gan-224",
+            target="cvae-gan-224",
+            function="zoo_plugin_cvae_gan.convert:convert_official",
+            roles=ROLES,
+            description="Ailon-Island/Facke M1/E/M2/D state dicts + arcface_checkpoint.tar -> zoo folder",
         )
     )
 

@@ -22,7 +22,7 @@ def test_variant_and_its_spec(graphics_plugin):
     spec = registry.get_model_spec("graphics-512")
     assert (spec.family, spec.resolution, spec.template) == ("graphics", 512, "ffhq")
     assert spec.capabilities == frozenset({"swap"}) and spec.plugin == "zoo-plugin-graphics"
-    assert not spec.needs_weights and spec.weights is None and spec.converter is None
+    assert not spec.needs_weights and spec.weights is None and registry.get_converters("graphics-512") == []
     assert spec.license == "apache-2.0" and spec.paper is not None and spec.paper.arxiv == "1901.08971"
     model = registry.create_model("graphics-512")
     assert sum(p.numel() for p in model.parameters()) == 0

@@ -18,16 +18,13 @@ SOURCE_URL = "https://github.com/jychoi118/ilvr_adm"
 CAPABILITIES = frozenset({"swap", "diffusion", "generate"})
 
 
-def _variant(name: str, config: ILVRConfig, license: str, dataset: str, description: str,
-             converter: str, unet: RoleSpec, converter_description: str) -> ModelSpec:
+def _variant(name: str, config: ILVRConfig, license: str, dataset: str, description: str) -> ModelSpec:
     """One ILVR variant: a DDPM checkpoint, always the same pipeline, builder and loader."""
     return ModelSpec(
         name=name, family="ilvr", resolution=256,
         builder="zoo_plugin_ilvr.model:build", loader="zoo_plugin_ilvr.model:load",
         capabilities=CAPABILITIES, template="ffhq", default_config=config.model_dump(),
         paper=PAPER, source_url=SOURCE_URL, license=license, datasets=(dataset,), description=description,
-        converter=ConverterSpec(name=name, target=name, function=f"zoo_plugin_ilvr.convert:{converter}",
-                                roles={"unet": unet}, description=converter_description),
     )
 
 
@@ -36,18 +33,28 @@ def register_models(register: Register) -> None:
     register(_variant(
         "ilvr-celebahq-256", CELEBAHQ, "apache-2.0", "CelebA-HQ",
         "ILVR on Ho et al.'s CelebA-HQ DDPM (diffusers repository google/ddpm-ema-celebahq-256, fixed small variance).",
-        "convert_diffusers_unet",
-        RoleSpec(description="unet/ weights of the Hub repository google/ddpm-ema-celebahq-256",
-                 example="diffusion_pytorch_model.safetensors"),
-        "diffusers UNet2DModel file -> ILVR pipeline folder",
     ))
     register(_variant(
         "ilvr-ffhq-256", FFHQ, "mit", "FFHQ",
         "ILVR on the official ADM FFHQ model ffhq_10m.pt (learned variance), converted to a diffusers UNet2DModel.",
-        "convert_adm",
-        RoleSpec(description="guided-diffusion UNetModel state dict (jychoi118/ilvr_adm README models)",
-                 example="ffhq_10m.pt"),
-        "guided-diffusion (ADM) UNetModel -> diffusers UNet2DModel pipeline folder",
+    ))
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    register(ConverterSpec(
+        name="ilvr-celebahq-256", target="ilvr-celebahq-256",
+        function="zoo_plugin_ilvr.convert:convert_diffusers_unet",
+        roles={"unet": RoleSpec(description="unet/ weights of the Hub repository google/ddpm-ema-celebahq-256",
+                                example="diffusion_pytorch_model.safetensors")},
+        description="diffusers UNet2DModel file -> ILVR pipeline folder",
+    ))
+    register(ConverterSpec(
+        name="ilvr-ffhq-256", target="ilvr-ffhq-256",
+        function="zoo_plugin_ilvr.convert:convert_adm",
+        roles={"unet": RoleSpec(description="guided-diffusion UNetModel state dict (jychoi118/ilvr_adm README models)",
+                                example="ffhq_10m.pt")},
+        description="guided-diffusion (ADM) UNetModel -> diffusers UNet2DModel pipeline folder",
     ))
 
 

@@ -101,5 +101,6 @@ def test_layouts_equal_the_official_modules():
 def test_registered_specs(infoswap_plugin):
     spec = registry.get_model_spec("infoswap-512")
     assert (spec.template, spec.identity_encoder, spec.license) == ("infoswap-512", "infoswap-irse50", "cc-by-nc-sa-4.0")
-    assert set(spec.converter.roles) == {"generator", "decoder", "iib", "identity", *(f"readout{i}" for i in range(11))}
+    (converter,) = registry.get_converters("infoswap-512")
+    assert set(converter.roles) == {"generator", "decoder", "iib", "identity", *(f"readout{i}" for i in range(11))}
     assert registry.get_model_spec("infoswap-1024").default_config["resolution"] == 1024

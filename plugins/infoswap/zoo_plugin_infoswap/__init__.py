@@ -59,13 +59,20 @@ def register_models(register: Register) -> None:
                 license="cc-by-nc-sa-4.0",
                 datasets=("FFHQ", "CelebA-HQ"),
                 description=description,
-                converter=ConverterSpec(
-                    name=name,
-                    target=name,
-                    function="zoo_plugin_infoswap.convert:convert_official",
-                    roles=_roles(resolution),
-                    description="GGGHSL/InfoSwap-master checkpoints + IR-SE50 + readout statistics -> zoo folder",
-                ),
+            )
+        )
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    for name, resolution, _config, _description in _VARIANTS:
+        register(
+            ConverterSpec(
+                name=name,
+                target=name,
+                function="zoo_plugin_infoswap.convert:convert_official",
+                roles=_roles(resolution),
+                description="GGGHSL/InfoSwap-master checkpoints + IR-SE50 + readout statistics -> zoo folder",
             )
         )
 

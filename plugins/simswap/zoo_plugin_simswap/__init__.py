@@ -62,13 +62,20 @@ def register_models(register: Register) -> None:
                 license="cc-by-nc-4.0",
                 datasets=datasets,
                 description=description,
-                converter=ConverterSpec(
-                    name=name,
-                    target=name,
-                    function="zoo_plugin_simswap.convert:convert_official",
-                    roles={"generator": generator_role, "identity": IDENTITY_ROLE},
-                    description="neuralchen/SimSwap generator + arcface_checkpoint.tar -> zoo folder",
-                ),
+            )
+        )
+
+
+@hookimpl
+def register_converters(register: Register) -> None:
+    for name, _resolution, _template, _config, _datasets, generator_role, _description in _VARIANTS:
+        register(
+            ConverterSpec(
+                name=name,
+                target=name,
+                function="zoo_plugin_simswap.convert:convert_official",
+                roles={"generator": generator_role, "identity": IDENTITY_ROLE},
+                description="neuralchen/SimSwap generator + arcface_checkpoint.tar -> zoo folder",
             )
         )
 

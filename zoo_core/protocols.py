@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from zoo_core.errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover - typing only, torch stays out of start-up
     import torch
     from pydantic import BaseModel
@@ -32,13 +34,33 @@ class SwapModel(Protocol):
 
     spec: ModelSpec
 
-    def swap(self, source: Tensor, target: Tensor) -> Tensor:
-        """Return ``target`` with the identity of ``source`` (both ``(N, 3, R, R)`` in [0, 1])."""
+    def swap(self, source: Tensor, target: Tensor, *, identity: Tensor | None = None) -> Tensor:
+        """Return ``target`` with the identity of ``source`` (both ``(N, 3, R, R)`` in [0, 1];
+        ``source`` may have one row for every target).
+
+        ``identity``: a precomputed ``self.identity(source)``, ``(N, D)`` or ``(1, D)`` for every
+        target. When given, the model does not run its identity encoder on ``source`` (so one
+        source is encoded once for many targets and video frames) and the result is exactly the
+        one without it; ``source`` is still passed, for models that also use its pixels.
+        """
         ...
 
     def identity(self, source: Tensor) -> Tensor:
-        """Return the identity code ``(N, D)`` the model conditions on."""
+        """Return the identity code ``(N, D)`` the model conditions on: everything ``swap``
+        derives from ``source`` alone with its identity encoder (a model without a separable
+        code returns its reusable precomputed source data, flattened)."""
         ...
+
+
+def swap_identity(model: SwapModel, source: Tensor, target: Tensor, identity: Tensor | None = None) -> Tensor:
+    """The identity code a swap of ``target`` conditions on, one row per target: ``identity``
+    when given (the identity encoder is not run), else ``model.identity(source)``; a single
+    row is broadcast (a view, no copy)."""
+    code = model.identity(source) if identity is None else identity
+    rows = target.shape[0]
+    if code.shape[0] not in (1, rows):
+        raise InputError(f"identity batch {code.shape[0]} does not match target batch {rows} (or 1)")
+    return code if code.shape[0] == rows else code.expand(rows, *code.shape[1:])
 
 
 @runtime_checkable

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 from torch.nn import functional as F
 
+from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 
 
@@ -51,8 +52,10 @@ class ExampleSwapper(nn.Module):
     def identity(self, source: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.identity_encoder(source * 2 - 1), dim=1)
 
-    def swap(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        features = self.block(self.encoder(target * 2 - 1), self.identity(source))
+    def swap(self, source: torch.Tensor, target: torch.Tensor, *, identity: torch.Tensor | None = None) -> torch.Tensor:
+        """``identity``: a precomputed ``self.identity(source)``, (N, D) or (1, D); the
+        identity encoder then does not run (the protocol's contract)."""
+        features = self.block(self.encoder(target * 2 - 1), swap_identity(self, source, target, identity))
         return torch.sigmoid(self.decoder(features))
 
 

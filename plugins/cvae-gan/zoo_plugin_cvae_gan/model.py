@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 from zoo_plugin_simswap.model import DownStage, FirstLayer, IDBlock, UpStage, build_identity
 
+from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 from zoo_plugin_cvae_gan.config import CVAEGANConfig, NoiseKind
 
@@ -245,8 +246,10 @@ class CVAEGAN(nn.Module):
         generator: torch.Generator | None = None,
         eps: torch.Tensor | None = None,
         deterministic: bool | None = None,
+        identity: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``target`` with the identity of ``source``; a single source is used for every target.
+        ``identity``: a precomputed ``self.identity(source)`` (the encoder then does not run).
 
         The CVAE samples its latent: pass a seeded ``generator`` (on the model's device) for
         reproducible swaps, an explicit ``eps`` tensor, or ``deterministic=True`` to decode
@@ -256,9 +259,7 @@ class CVAEGAN(nn.Module):
             raise ValueError(
                 f"source batch {source.shape[0]} does not match target batch {target.shape[0]} (or 1)"
             )
-        latent = self.identity(source)
-        if latent.shape[0] != target.shape[0]:
-            latent = latent.expand(target.shape[0], -1)
+        latent = swap_identity(self, source, target, identity)
         return self.generator(target, latent, generator=generator, eps=eps, deterministic=deterministic)
 
 

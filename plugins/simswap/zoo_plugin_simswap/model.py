@@ -36,6 +36,7 @@ from zoo_core.errors import ConfigError
 from zoo_core.nets.adain import AdaIN
 from zoo_core.nets.identity import IdentityEncoder, build_identity_encoder
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
+from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 from zoo_plugin_simswap.config import IDENTITY_PRESET, SimSwapConfig
 
@@ -218,16 +219,14 @@ class SimSwap(nn.Module):
         test scripts compute it)."""
         return F.normalize(self.identity_encoder(source), dim=1)
 
-    def swap(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """``target`` with the identity of ``source``; a single source is used for every target."""
+    def swap(self, source: torch.Tensor, target: torch.Tensor, *, identity: torch.Tensor | None = None) -> torch.Tensor:
+        """``target`` with the identity of ``source``; a single source is used for every target.
+        ``identity``: a precomputed ``self.identity(source)`` (the encoder then does not run)."""
         if source.shape[0] not in (1, target.shape[0]):
             raise ValueError(
                 f"source batch {source.shape[0]} does not match target batch {target.shape[0]} (or 1)"
             )
-        latent = self.identity(source)
-        if latent.shape[0] != target.shape[0]:
-            latent = latent.expand(target.shape[0], -1)
-        return self.generator(target, latent)
+        return self.generator(target, swap_identity(self, source, target, identity))
 
 
 def build(spec: ModelSpec, config: dict[str, Any]) -> SimSwap:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from zoo_core.errors import InputError
 from zoo_core.nets.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 from zoo_plugin_mfim.config import MFIMConfig
 from zoo_plugin_mfim.encoder import FacialAttributeEncoder
@@ -111,6 +112,11 @@ class MFIM(nn.Module):
         codes = self.encode_identity(source)
         return torch.cat([codes[k] for k in self.id_layers], dim=1)
 
+    def identity_codes(self, identity: Tensor) -> dict[int, Tensor]:
+        """``identity()``'s concatenation split back into ID codes (style layer -> code)."""
+        sizes = [self.generator.style_layers[k][2] for k in self.id_layers]
+        return dict(zip(self.id_layers, identity.split(sizes, dim=1), strict=True))
+
     # ---- synthesis
 
     def synthesize(self, codes: Mapping[int, Tensor], style_maps: Mapping[int, Tensor]) -> Tensor:
@@ -147,10 +153,14 @@ class MFIM(nn.Module):
                 raise InputError(f"{self.spec.name}: source batch {source.shape[0]} does not match target batch "
                                  f"{target.shape[0]} (or 1)")
 
-    def swap(self, source: Tensor, target: Tensor) -> Tensor:
-        """``target`` with the identity of ``source`` (one source may serve every target)."""
+    def swap(self, source: Tensor, target: Tensor, *, identity: Tensor | None = None) -> Tensor:
+        """``target`` with the identity of ``source`` (one source may serve every target);
+        ``identity``: a precomputed ``self.identity(source)`` (the encoder then reads only the
+        target)."""
         self._check_batch(target, source)
-        return self.finish(self.forward(source, target), target)
+        codes, maps = self.encode_target(target)
+        codes.update(self.identity_codes(swap_identity(self, source, target, identity)))
+        return self.finish((self.synthesize(codes, maps) + 1) / 2, target)
 
     # ---- ID mixing (Sec. 3.3)
 

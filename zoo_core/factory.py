@@ -12,11 +12,13 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from zoo_core import hub
+from zoo_core import hub, pretrained
+from zoo_core.downloads import offline_if
 from zoo_core.errors import ZooError, ZooWarning
 from zoo_core.registry import build_model, get_model_spec, is_model, merged_config
+from zoo_core.specs import ModelSpec
 
-__all__ = ["LoadedModel", "create_model", "load_model"]
+__all__ = ["LoadedModel", "create_model", "load_model", "load_pretrained"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,22 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> Any:
     weights. A model that needs no weights is complete either way."""
     spec = get_model_spec(name)
     if pretrained and spec.needs_weights:
-        return hub.load(name, config_overrides=overrides or None)
+        return load_pretrained(spec, config_overrides=overrides or None)[0]
     return build_model(spec, merged_config(spec, overrides))
+
+
+def load_pretrained(spec: ModelSpec, revision: str | None = None, device: str = "cpu",
+                    local_files_only: bool | None = None, config_overrides: dict[str, Any] | None = None,
+                    files: dict[str, Any] | None = None, accept_sha256: frozenset[str] = frozenset()) -> tuple[Any, str]:
+    """A registered model with its pretrained weights, and their provenance label: from its
+    published zoo repository, else converted from its official sources (``zoo_core.pretrained``),
+    or from the files given for its converter roles."""
+    if files or (spec.weights is None and spec.sources):
+        with offline_if(local_files_only):
+            model, cached = pretrained.load(spec.name, device, files, accept_sha256, config_overrides)
+        return model, cached.label
+    model, folder = hub.load_with_folder(spec.name, revision, device, local_files_only, config_overrides=config_overrides)
+    return model, hub.weights_label(spec.name, folder)
 
 
 def check_capability(name: str, spec: Any, capability: str | None) -> None:
@@ -45,11 +61,13 @@ def check_capability(name: str, spec: Any, capability: str | None) -> None:
 
 def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = False, seed: int = 0,
                revision: str | None = None, local_files_only: bool = False,
-               config: dict[str, Any] | None = None, capability: str | None = None) -> LoadedModel:
+               config: dict[str, Any] | None = None, capability: str | None = None,
+               files: dict[str, Any] | None = None, accept_sha256: frozenset[str] = frozenset()) -> LoadedModel:
     """The model ``name_or_path`` names (registry name, ``hf-hub:`` or ``local-dir:``) on
     ``device``: random weights seeded with ``seed`` when ``random_init``, else its pretrained
     ones; ``config`` overrides its config; ``capability`` is checked before anything is built
-    when the name is a registry name."""
+    when the name is a registry name. ``files`` (role -> path) and ``accept_sha256`` go to the
+    conversion of official files (``zoo_core.pretrained``)."""
     import torch
 
     config = dict(config or {})
@@ -63,6 +81,9 @@ def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = Fa
         model, label = create_model(name_or_path, **config), "random-init"
         warnings.warn(f"{name_or_path} has random weights: the geometry is real, the face content is meaningless",
                       ZooWarning, stacklevel=2)
+    elif spec is not None:
+        model, label = load_pretrained(spec, revision, device, local_files_only or None, config or None,
+                                       files, accept_sha256)
     else:
         model, folder = hub.load_with_folder(name_or_path, revision, device, local_files_only or None,
                                              config_overrides=config or None)

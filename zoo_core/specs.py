@@ -88,8 +88,81 @@ class ConverterSpec(_Spec):
     function: ImportPath
     roles: dict[str, RoleSpec]
     description: str = ""
+    version: str = Field("1", description="bumped when the converter's output changes (part of the cache key)")
     plugin: str = ""
 
+
+
+HF_HUB_SCHEME = "hf-hub:"
+SOURCE_SCHEMES = ("https://", "http://", HF_HUB_SCHEME)
+
+
+class SourceFile(_Spec):
+    """One official file a converter role takes, and where it comes from: a URL the program
+    can fetch (``https://...`` or ``hf-hub:ORG/REPO/PATH``), or ``instructions`` for files that
+    only a person can get (forms, e-mail requests, Google Drive, Baidu)."""
+
+    role: str = Field(description="the converter role the file feeds")
+    url: str | None = Field(None, description="https://HOST/PATH, or hf-hub:ORG/REPO/PATH for a Hub file")
+    revision: str | None = Field(None, description="Hub only: a branch, tag or (best) a full commit")
+    sha256: str | None = Field(None, description="sha256 of the downloaded file, when published")
+    size: int | None = Field(None, description="size in bytes, when published")
+    member: str | None = Field(None, description="path of the file inside a zip or tar archive")
+    member_sha256: str | None = Field(None, description="sha256 of the archive member, when published")
+    licence: str | None = None
+    instructions: str | None = Field(None, description="how a person obtains the file, when no program can")
+    reference: str | None = Field(None, description="the public document that states the URL or hash")
+
+    @field_validator("sha256", "member_sha256")
+    @classmethod
+    def _sha(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256_RE.match(value):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _where(self) -> SourceFile:
+        if (self.url is None) == (self.instructions is None):
+            raise ValueError(f"source of role {self.role!r} needs exactly one of url and instructions")
+        if self.url is not None and not self.url.startswith(SOURCE_SCHEMES):
+            raise ValueError(f"source url {self.url!r} must start with one of {SOURCE_SCHEMES}")
+        if self.is_hub and self.url[len(HF_HUB_SCHEME):].count("/") < 2:  # type: ignore[index]
+            raise ValueError(f"source url {self.url!r}: expected hf-hub:ORG/REPO/PATH")
+        if self.revision is not None and not self.is_hub:
+            raise ValueError("a revision applies to hf-hub: sources only")
+        if self.member_sha256 is not None and self.member is None:
+            raise ValueError("member_sha256 needs member")
+        return self
+
+    @property
+    def fetchable(self) -> bool:
+        """The program can download it (no person needed)."""
+        return self.url is not None
+
+    @property
+    def is_hub(self) -> bool:
+        return self.url is not None and self.url.startswith(HF_HUB_SCHEME)
+
+    def describe(self) -> str:
+        """One line: where the file comes from, how it is checked, its size and licence."""
+        if self.url is None:
+            return f"{self.role}: manual: {self.instructions}"
+        member = f" (member {self.member})" if self.member else ""
+        revision = f" @ {self.revision}" if self.revision else ""
+        pin = f"sha256 {self.sha256}" if self.sha256 else "sha256 recorded at first download"
+        size = f", {self.size:,} bytes" if self.size else ""
+        licence = f", licence {self.licence}" if self.licence else ""
+        return f"{self.role}: {self.url}{revision}{member}, {pin}{size}{licence}"
+
+
+def all_fetchable(sources: tuple[SourceFile, ...]) -> bool:
+    return bool(sources) and all(source.fetchable for source in sources)
+
+
+def check_unique_roles(name: str, sources: tuple[SourceFile, ...]) -> None:
+    roles = [source.role for source in sources]
+    if len(roles) != len(set(roles)):
+        raise ValueError(f"{name!r} names a converter role twice in its sources: {roles}")
 
 
 class PaperRef(_Spec):
@@ -116,6 +189,7 @@ class ModelSpec(_Spec):
     loader: ImportPath | None = Field(
         None, description="'module:function'(spec, folder, config) for weight repos not in zoo layout"
     )
+    sources: tuple[SourceFile, ...] = Field((), description="the official files its converter takes")
     paper: PaperRef | None = None
     source_url: str | None = None
     license: str | None = Field(None, description="licence of the official weights (SPDX-style id)")
@@ -141,13 +215,16 @@ class ModelSpec(_Spec):
             raise ValueError(f"model name {self.name!r} does not end in its resolution {self.resolution}")
         if not self.name.startswith(self.family + "-"):
             raise ValueError(f"model name {self.name!r} does not start with its family {self.family!r}")
-        if not self.needs_weights and (self.weights or self.loader):
-            raise ValueError(f"{self.name!r} needs no weights but names weights or a loader")
+        if not self.needs_weights and (self.weights or self.loader or self.sources):
+            raise ValueError(f"{self.name!r} needs no weights but names weights, sources or a loader")
+        check_unique_roles(self.name, self.sources)
         return self
 
     @property
     def pretrained(self) -> bool:
-        return self.weights is not None
+        """Pretrained weights the program can get alone: a Hub repository, or official sources
+        that can all be downloaded."""
+        return self.weights is not None or all_fetchable(self.sources)
 
     @property
     def tag(self) -> str | None:
@@ -164,8 +241,18 @@ class ComponentSpec(_Spec):
     default_config: dict[str, Any] = Field(default_factory=dict)
     data: dict[str, Any] = Field(default_factory=dict, description="plain data for data-only kinds")
     weights: WeightsSpec | None = None
+    sources: tuple[SourceFile, ...] = Field((), description="the official files its converter takes")
     description: str = ""
     plugin: str = ""
+
+    @model_validator(mode="after")
+    def _unique_roles(self) -> ComponentSpec:
+        check_unique_roles(self.name, self.sources)
+        return self
+
+    @property
+    def pretrained(self) -> bool:
+        return self.weights is not None or all_fetchable(self.sources)
 
 
 

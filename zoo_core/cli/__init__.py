@@ -20,7 +20,8 @@ __all__ = ["cli", "main"]
 
 for command in (
     models.list_command, models.info_command, models.plugins_command, models.install_command,
-    models.uninstall_command, weights.load_command, weights.convert_command, weights.push_command,
+    models.uninstall_command, weights.load_command, weights.download_command, weights.convert_command,
+    weights.push_command, weights.cache_group,
     faces.swap_command, faces.deid_command, faces.mix_command, faces.inspect_command,
     train.train_command, train.prepare_data_command, evaluate.evaluate_command,
 ):

@@ -15,7 +15,7 @@ import click
 from zoo_core import registry
 from zoo_core.cli.options import echo_json, table
 from zoo_core.errors import ZooError
-from zoo_core.specs import CAPABILITIES
+from zoo_core.specs import CAPABILITIES, SourceFile
 
 
 def _warn_problems() -> None:
@@ -78,7 +78,11 @@ def info_command(name: str, as_json: bool) -> None:
     reg = registry.get_registry()
     if name not in reg.models and name in reg.components:
         spec = registry.get_component_spec(name)
-        echo_json(spec.model_dump(mode="json")) if as_json else _print_fields(spec.model_dump(mode="json"))
+        if as_json:
+            echo_json(spec.model_dump(mode="json") | {"pretrained": spec.pretrained})
+            return
+        _print_fields(spec.model_dump(mode="json", exclude={"sources"}))
+        _print_sources(name, spec.sources, verb="download")
         return
     spec = registry.get_model_spec(name)
     converters = registry.get_converters(name)
@@ -88,7 +92,7 @@ def info_command(name: str, as_json: bool) -> None:
         data["converters"] = [c.model_dump(mode="json") for c in converters]
         echo_json(data)
         return
-    fields = spec.model_dump(mode="json", exclude={"weights", "default_config"})
+    fields = spec.model_dump(mode="json", exclude={"weights", "default_config", "sources"})
     fields["capabilities"] = ", ".join(sorted(spec.capabilities))
     _print_fields(fields)
     click.echo("default_config:")
@@ -103,8 +107,9 @@ def info_command(name: str, as_json: bool) -> None:
             click.echo(f"  {f.filename}  sha256={f.sha256 or '-'}")
     elif not spec.needs_weights:
         click.echo("weights: none needed (the model has no learned parameters)")
-    else:
+    elif not spec.sources:
         click.echo("weights: none published (convert official weights or train)")
+    _print_sources(name, spec.sources)
     for conv in converters:
         roles = " ".join(f"{role}=FILE" for role in conv.roles)
         click.echo(f"converter {conv.name}: zoo convert {name} {roles} --output DIR")
@@ -112,6 +117,19 @@ def info_command(name: str, as_json: bool) -> None:
             optional = "" if rspec.required else " (optional)"
             example = f" e.g. {rspec.example}" if rspec.example else ""
             click.echo(f"  {role}: {rspec.description}{example}{optional}")
+
+
+def _print_sources(name: str, sources: tuple[SourceFile, ...], verb: str = "load") -> None:
+    if not sources:
+        return
+    automatic = all(source.fetchable for source in sources)
+    how = f"automatic: zoo {verb} {name}" if automatic else \
+        f"manual: zoo {verb} {name} " + " ".join(f"--from {source.role}=FILE" for source in sources if not source.fetchable)
+    click.echo(f"weights: official files, converted once and cached ({how})")
+    for source in sources:
+        click.echo(f"  {source.describe()}")
+        if source.reference:
+            click.echo(f"    stated by: {source.reference}")
 
 
 def _print_fields(fields: dict[str, Any]) -> None:

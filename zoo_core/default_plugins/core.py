@@ -9,7 +9,36 @@ from zoo_core.hookspecs import Register, hookimpl
 from zoo_core.nets.flame_config import DECA_COARSE
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 from zoo_core.nets.stylegan2_config import CONFIG_F_SIZES, config_f
-from zoo_core.specs import ComponentSpec, ConverterSpec, RoleSpec
+from zoo_core.specs import ComponentSpec, ConverterSpec, RoleSpec, SourceFile
+
+INSIGHTFACE_INSTRUCTIONS = (
+    "insightface's arcface_torch model zoo (deepinsight/insightface, recognition/arcface_torch README: Baidu Yun "
+    "and OneDrive links); download backbone.pth of {model}. Non-commercial research use only (insightface licence)."
+)
+ENCODER_SOURCES = {
+    "arcface-iresnet50": (SourceFile(
+        role="backbone", instructions=INSIGHTFACE_INSTRUCTIONS.format(model="ms1mv3_arcface_r50_fp16"),
+        licence="non-commercial (insightface)",
+    ),),
+    # The sha256 of ms1mv3_arcface_r100_fp16/backbone.pth is published in other projects' model manifests.
+    "arcface-iresnet100": (SourceFile(
+        role="backbone", instructions=INSIGHTFACE_INSTRUCTIONS.format(model="ms1mv3_arcface_r100_fp16"),
+        sha256="a566a62357f0c55b679d9ff2f022a294486568be0c00665d39029d0e46a8109b",
+        licence="non-commercial (insightface)",
+        reference="sha256 as published in public model manifests of projects using this backbone",
+    ),),
+}
+DECA_SOURCES = (SourceFile(
+    role="model", licence="FLAME licence (non-commercial; registration required)",
+    instructions="register at https://flame.is.tue.mpg.de and accept the FLAME licence, then download "
+    "deca_model.tar from the Google Drive link in yfeng95/DECA's README (data/)",
+),)
+# NVlabs/stylegan2-ada-pytorch README, "Pretrained networks": ffhq.pkl (FFHQ 1024, config-f). No
+# published sha256: it is recorded at the first download.
+STYLEGAN2_FFHQ_SOURCES = (SourceFile(
+    role="network", url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/ffhq.pkl",
+    licence="nvidia-source-code-license-nc", reference="NVlabs/stylegan2-ada-pytorch README",
+),)
 
 _ENCODER_NOTES = {
     "arcface-iresnet50": "insightface arcface_torch iresnet50, 112 px aligned crops in [-1, 1]",
@@ -27,6 +56,7 @@ def register_components(register: Register) -> None:
         register(ComponentSpec(
             name=name, kind="identity_encoder", builder="zoo_core.nets.identity:build_identity_encoder",
             default_config=config.model_dump(mode="json"), description=_ENCODER_NOTES[name],
+            sources=ENCODER_SOURCES.get(name, ()),
         ))
     for name, data in TEMPLATES.items():
         register(ComponentSpec(name=name, kind="template", data=data, description=data["description"]))
@@ -66,7 +96,7 @@ def register_components(register: Register) -> None:
     ))
     register(ComponentSpec(
         name="deca-flame-encoder", kind="3dmm_estimator", builder="zoo_core.nets.flame_encoder:build_flame_encoder",
-        default_config=DECA_COARSE.model_dump(mode="json"),
+        default_config=DECA_COARSE.model_dump(mode="json"), sources=DECA_SOURCES,
         description="DECA's coarse encoder E_flame (ResNet-50 -> FLAME shape/expression/pose/camera/light "
         "parameters) on DECA's 224 px landmark crops; weights: zoo convert deca-flame-encoder model=deca_model.tar",
     ))
@@ -74,12 +104,18 @@ def register_components(register: Register) -> None:
         register(ComponentSpec(
             name=f"stylegan2-{size}", kind="generator", builder="zoo_core.nets.stylegan2:build_generator",
             default_config=config_f(size).model_dump(mode="json"),
+            sources=STYLEGAN2_FFHQ_SOURCES if size == 1024 else (),
             description=f"StyleGAN2 config-f generator, {size} px (mapping + synthesis); weights: "
             f"zoo convert stylegan2-{size} weights=FILE.pt (rosinality/stylegan2-pytorch)",
         ))
 
 
 CONVERTERS: tuple[ConverterSpec, ...] = (
+    *(ConverterSpec(
+        name=name, target=name, function="zoo_core.nets.identity:convert_insightface_backbone",
+        roles={"backbone": RoleSpec(description="insightface arcface_torch iresnet state dict", example="backbone.pth")},
+        description="insightface arcface_torch backbone.pth -> identity encoder",
+    ) for name in ENCODER_SOURCES),
     ConverterSpec(
         name="deca-flame-encoder", target="deca-flame-encoder", function="zoo_core.nets.flame_encoder:convert_deca",
         roles={"model": RoleSpec(description="DECA's released model (yfeng95/DECA, data/)", example="deca_model.tar")},

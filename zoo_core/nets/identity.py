@@ -484,3 +484,11 @@ def build_identity_encoder(
         except ValidationError as error:
             raise ConfigError(f"invalid identity encoder config: {describe_validation(error)}") from error
     return IdentityEncoder(config)
+
+
+def convert_insightface_backbone(checkpoints: Mapping[str, dict[str, torch.Tensor]], config: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """insightface arcface_torch ``backbone.pth`` (an iresnet state dict, keys as its
+    ``backbones/iresnet.py``) -> the identity encoder's state dict (the same keys under ``backbone.``)."""
+    from zoo_core.convert import strip_wrapper_prefix
+
+    return {f"backbone.{key}": tensor for key, tensor in strip_wrapper_prefix(checkpoints["backbone"]).items()}

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from zoo_core.hookspecs import Register, hookimpl
-from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, TrainerSpec
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, SourceFile, TrainerSpec
 from zoo_plugin_cvae_gan.config import CONFIG_224
 
 PAPER = PaperRef(
@@ -45,6 +45,20 @@ ROLES = {
 }
 
 
+FACKE_INSTRUCTIONS = (
+    "download Facke's CVAE-GAN checkpoints from a link in Ailon-Island/Facke's README (JBox, Baidu, Google Drive "
+    "or Mega; no program can fetch them) and take {file}"
+)
+# Facke loads SimSwap's ArcFace: the release 1.0 file, pinned as in the SimSwap plugin's sources.
+SOURCES = (
+    *(SourceFile(role=role, instructions=FACKE_INSTRUCTIONS.format(file=CHECKPOINT.format(net=role)),
+                 licence="cc-by-nc-4.0") for role in ("M1", "E", "M2", "D")),
+    SourceFile(role="identity", url="https://github.com/neuralchen/SimSwap/releases/download/1.0/arcface_checkpoint.tar",
+               sha256="52ea5ce4902017b77a2bb811dd9a82f57dee3883e06c18a42d288437263c7a20", licence="cc-by-nc-4.0",
+               reference="neuralchen/SimSwap README (release 1.0); sha256 from a public evaluation script"),
+)
+
+
 @hookimpl
 def register_models(register: Register) -> None:
     register(
@@ -63,6 +77,7 @@ def register_models(register: Register) -> None:
             datasets=("VGGFace2-HQ",),
             description="Facke's CVAE-GAN at 224 px (models/CVAE): SimSwap's generator as a "
             "conditional VAE with a 28x28x512 latent and 9 AdaIN ID blocks; SimSwap's ArcFace.",
+            sources=SOURCES,
         )
     )
 

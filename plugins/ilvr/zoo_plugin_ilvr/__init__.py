@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from zoo_core.hookspecs import Register, hookimpl
-from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, TrainerSpec
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, SourceFile, TrainerSpec
 from zoo_plugin_ilvr.config import CELEBAHQ, FFHQ, ILVRConfig
 
 PAPER = PaperRef(
@@ -18,6 +18,21 @@ SOURCE_URL = "https://github.com/jychoi118/ilvr_adm"
 CAPABILITIES = frozenset({"swap", "diffusion", "generate"})
 
 
+# google/ddpm-ema-celebahq-256 keeps its UNet at the repository root (diffusion_pytorch_model.bin,
+# diffusers' early layout). No public file pins a commit: the branch is resolved at the first
+# download and that commit (and the file's sha256) is recorded and reused afterwards.
+SOURCES = {
+    "ilvr-celebahq-256": (SourceFile(
+        role="unet", url="hf-hub:google/ddpm-ema-celebahq-256/diffusion_pytorch_model.bin", licence="apache-2.0",
+        reference="the Hub repository google/ddpm-ema-celebahq-256 (Ho et al.'s CelebA-HQ DDPM, EMA weights)",
+    ),),
+    "ilvr-ffhq-256": (SourceFile(
+        role="unet", licence="mit",
+        instructions="download ffhq_10m.pt from the Google Drive link in jychoi118/ilvr_adm's README (Pre-trained models)",
+    ),),
+}
+
+
 def _variant(name: str, config: ILVRConfig, license: str, dataset: str, description: str) -> ModelSpec:
     """One ILVR variant: a DDPM checkpoint, always the same pipeline, builder and loader."""
     return ModelSpec(
@@ -25,6 +40,7 @@ def _variant(name: str, config: ILVRConfig, license: str, dataset: str, descript
         builder="zoo_plugin_ilvr.model:build", loader="zoo_plugin_ilvr.model:load",
         capabilities=CAPABILITIES, template="ffhq", default_config=config.model_dump(),
         paper=PAPER, source_url=SOURCE_URL, license=license, datasets=(dataset,), description=description,
+        sources=SOURCES[name],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo_core.hookspecs import Register, hookimpl
-from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, TrainerSpec
+from zoo_core.specs import ConverterSpec, ModelSpec, PaperRef, RoleSpec, SourceFile, TrainerSpec
 from zoo_plugin_infoswap.config import CONFIG_512, CONFIG_1024
 
 PAPER = PaperRef(
@@ -31,6 +31,19 @@ def _roles(resolution: int) -> dict[str, RoleSpec]:
         roles[f"readout{i}"] = RoleSpec(description=f"readout statistics of R_{i + 1} (modules/weights128/)",
                                         example=f"readout_layer{i}.pth")
     return roles
+
+
+INSTRUCTIONS = (
+    "the authors release InfoSwap's weights on request: e-mail them as GGGHSL/InfoSwap-master's USAGE.md says; "
+    "the release holds this file"
+)
+
+
+def _sources(resolution: int) -> tuple[SourceFile, ...]:
+    """Every converter role is a file of the release obtained by e-mail (no program can fetch it)."""
+    return tuple(SourceFile(role=role, instructions=f"{INSTRUCTIONS} ({spec.example or spec.description})",
+                            licence="cc-by-nc-sa-4.0")
+                 for role, spec in _roles(resolution).items())
 
 
 _VARIANTS = (
@@ -59,6 +72,7 @@ def register_models(register: Register) -> None:
                 license="cc-by-nc-sa-4.0",
                 datasets=("FFHQ", "CelebA-HQ"),
                 description=description,
+                sources=_sources(resolution),
             )
         )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -357,15 +357,20 @@ class StyleGAN2Generator(nn.Module):
         noise: Sequence[Tensor | None] | None = None,
         randomize_noise: bool = True,
         feature_hook: Callable[[int, Tensor], Tensor] | None = None,
+        hook_point: Literal["output", "modulated"] = "output",
     ) -> Tensor:
         """Render (N, 3, size, size) images from w+ or from S-space ``styles``.
 
         ``noise``: one tensor (or None for fresh noise) per noise input, broadcastable to the
         layer's (N, C, r, r); when omitted, the stored ``noises`` buffers are used unless
-        ``randomize_noise``. ``feature_hook(i, h)`` replaces the output of the i-th StyledConv.
+        ``randomize_noise``. ``feature_hook(i, h)`` replaces the output of the i-th StyledConv
+        (``hook_point="output"``) or, with ``"modulated"``, the output of its modulated conv,
+        before the noise, bias and activation that follow it.
         """
         if (w_plus is None) == (styles is None):
             raise ValueError("synthesis takes exactly one of w_plus or styles")
+        if hook_point not in ("output", "modulated"):
+            raise ValueError(f"hook_point must be 'output' or 'modulated', got {hook_point!r}")
         if styles is None:
             styles = self.w_to_styles(w_plus)
         if len(styles) != len(self.style_layers):
@@ -373,19 +378,23 @@ class StyleGAN2Generator(nn.Module):
         noise = self._noise_inputs(noise, randomize_noise)
         layers = self._layers()
         out = self.input(styles[0].shape[0])
-        out = self._styled(0, out, styles[0], noise[0], feature_hook)
+        out = self._styled(0, out, styles[0], noise[0], feature_hook, hook_point)
         skip = self.to_rgb1(out, styles[1])
         for k in range(len(self.to_rgbs)):
             s = 2 + 3 * k
-            out = self._styled(2 * k + 1, out, styles[s], noise[2 * k + 1], feature_hook)
-            out = self._styled(2 * k + 2, out, styles[s + 1], noise[2 * k + 2], feature_hook)
+            out = self._styled(2 * k + 1, out, styles[s], noise[2 * k + 1], feature_hook, hook_point)
+            out = self._styled(2 * k + 2, out, styles[s + 1], noise[2 * k + 2], feature_hook, hook_point)
             skip = layers[s + 2](out, styles[s + 2], skip)
         return skip
 
     def _styled(self, i: int, x: Tensor, style: Tensor, noise: Tensor | None,
-                hook: Callable[[int, Tensor], Tensor] | None) -> Tensor:
-        h = (self.conv1 if i == 0 else self.convs[i - 1])(x, style, noise)
-        return hook(i, h) if hook is not None else h
+                hook: Callable[[int, Tensor], Tensor] | None, hook_point: str) -> Tensor:
+        layer = self.conv1 if i == 0 else self.convs[i - 1]
+        if hook is None:
+            return layer(x, style, noise)
+        if hook_point == "modulated":
+            return layer.activate(layer.noise(hook(i, layer.conv(x, style)), noise))
+        return hook(i, layer(x, style, noise))
 
     def _noise_inputs(self, noise: Sequence[Tensor | None] | None, randomize: bool) -> list[Tensor | None]:
         if noise is None:

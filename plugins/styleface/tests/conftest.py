@@ -83,3 +83,14 @@ def cached_detector(monkeypatch):
 
     monkeypatch.setattr(detect, "create_detector", create)
     monkeypatch.setattr(swapper, "create_detector", create)
+
+
+@pytest.fixture(scope="session")
+def aligned_faces(faces_dir, tmp_path_factory) -> Path:
+    """The face_recognition photos (5 identities, 2-5 photos each) as 64 px FFHQ crops in
+    identity folders."""
+    from zoo_core.train.prepare import prepare_data
+
+    out = tmp_path_factory.mktemp("styleface-data")
+    prepare_data(faces_dir / "face_recognition", out, template="ffhq", size=64, workers=1, progress=False)
+    return out

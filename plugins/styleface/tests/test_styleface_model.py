@@ -8,7 +8,7 @@ import torch
 from styleface_tiny import TINY
 from zoo_plugin_styleface.aae import AttrInjection
 from zoo_plugin_styleface.config import StyleFaceConfig
-from zoo_plugin_styleface.model import parse_levels
+from zoo_plugin_styleface.model import StyleFace, parse_levels
 from zoo_plugin_styleface.projector import kl_divergence
 
 import zoo_core
@@ -144,3 +144,95 @@ def test_save_and_load_roundtrip(tiny_variant, tmp_path):
     source, target = images(1, 6), images(1, 7)
     with torch.no_grad():
         torch.testing.assert_close(loaded.swap(source, target), model.swap(source, target))
+
+
+def aligned_batch(folder) -> tuple[torch.Tensor, torch.Tensor]:
+    """All crops of an identity-folder data set and their identity indices."""
+    import numpy as np
+
+    from zoo_core.train.data import FaceFolder, load_crop
+
+    data = FaceFolder.scan(folder)
+    crops = torch.from_numpy(np.stack([load_crop(path, 64) for path in data.paths]))
+    return crops, torch.tensor(data.identities)
+
+
+def test_identity_code_spreads_across_real_identities(aligned_faces):
+    """At initialisation the means mu of five real people (dlib's recognizer) differ by a large
+    fraction of sigma, so z = mu + sigma * eps carries the identity (Eq. 1-2)."""
+    torch.manual_seed(0)
+    config = StyleFaceConfig(**{**TINY, "identity_encoder": "dlib-resnet-128", "identity_dim": 128})
+    model = StyleFace(None, config).eval()
+    crops, ids = aligned_batch(aligned_faces)
+    with torch.no_grad():
+        mu, logvar = model.embed(crops)
+    per_identity = torch.stack([mu[ids == i].mean(0) for i in ids.unique()])  # (5, 3, 64)
+    between = per_identity.std(0).mean()  # spread of the identities' means, per value
+    sigma = (0.5 * logvar).exp().mean()
+    assert between > 0.25 * sigma, (between, sigma)
+    # and mu tells people apart: photos of one person are closer than photos of two
+    distance = torch.cdist(mu.flatten(1), mu.flatten(1))
+    same = ids[:, None] == ids[None, :]
+    off_diagonal = ~torch.eye(len(ids), dtype=torch.bool)
+    assert distance[same & off_diagonal].mean() < 0.8 * distance[~same].mean()
+
+
+def test_recognizer_sees_arcfaces_template(tiny_model):
+    """The ArcFace-family recognizer crops the FFHQ crop so that the template's eyes and mouth
+    land where ArcFace's 112 px template has them (measured on rendered dots)."""
+    import numpy as np
+
+    from zoo_core.faces.align import umeyama
+    from zoo_core.faces.templates import ARCFACE_112, TEMPLATES
+
+    ffhq = np.asarray(TEMPLATES["ffhq"]["points"][0])
+    arcface = np.asarray(ARCFACE_112) / 112.0
+    # the configured box is the inverse of the least-squares similarity ffhq -> arcface
+    matrix = umeyama(ffhq, arcface)
+    scale = np.sqrt(np.linalg.det(matrix[:2, :2]))
+    left, top = -matrix[:2, 2] / scale
+    expected = (top, left, top + 1 / scale, left + 1 / scale)
+    assert np.allclose(tiny_model.config.identity_crop_box, expected, atol=1e-4)
+
+    side, yy, xx = 256, *torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+    encoder = tiny_model.identity_encoder
+    seen = []
+    for x, y in ffhq * side:
+        dot = ((xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 < 9).float().expand(1, 3, -1, -1)
+        resized = encoder.resize(encoder.crop(dot))[0, 0]
+        n = resized.shape[-1]
+        grid_y, grid_x = torch.meshgrid(torch.arange(n) + 0.5, torch.arange(n) + 0.5, indexing="ij")
+        seen.append([(resized * grid_x).sum() / resized.sum() / n, (resized * grid_y).sum() / resized.sum() / n])
+    seen = np.asarray(seen)
+    eye_distance, mouth_y, eye_y = (seen[1, 0] - seen[0, 0], seen[3:, 1].mean(), seen[:2, 1].mean())
+    assert eye_distance == pytest.approx(arcface[1, 0] - arcface[0, 0], abs=0.02)  # 0.315, not 0.246
+    assert mouth_y == pytest.approx(arcface[3:, 1].mean(), abs=0.02)  # 0.824, not 0.725
+    assert eye_y == pytest.approx(arcface[:2, 1].mean(), abs=0.02)
+    assert seen[2, 0] == pytest.approx(0.5, abs=0.01)  # the nose stays centred
+
+
+def test_attributes_replace_the_noise_input(tiny_model):
+    """Eq. 4-5, Fig. 2c: h is the modulated conv's output; M = sigmoid(Conv(h ∘ f_att)) and
+    h + M * f_att then goes through the layer's bias and activation (as noise would)."""
+    generator = tiny_model.generator
+    layer = generator.conv1
+    with torch.no_grad():
+        layer.activate.bias.normal_()  # a non-zero bias tells "before" from "after" the activation
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [layer.conv.register_forward_hook(lambda _m, _i, out: seen.setdefault("h", out)),
+             layer.activate.register_forward_hook(lambda _m, _i, out: seen.setdefault("out", out))]
+    source, target = images(1, 8), images(1, 9)
+    try:
+        with torch.no_grad():
+            w = tiny_model.mapping(tiny_model.embed(source)[0])
+            _, masks = tiny_model.synthesize(w, target)
+            f_att = tiny_model.aae(target)[0]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    h, injection = seen["h"], tiny_model.injections[0]
+    mask = torch.sigmoid(torch.nn.functional.conv2d(torch.cat([h, f_att], 1), injection.mask.weight,
+                                                    injection.mask.bias))
+    torch.testing.assert_close(masks[0], mask)
+    expected = torch.nn.functional.leaky_relu(h + mask * f_att + layer.activate.bias.view(1, -1, 1, 1), 0.2) * 2**0.5
+    torch.testing.assert_close(seen["out"], expected)

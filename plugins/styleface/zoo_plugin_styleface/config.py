@@ -11,6 +11,13 @@ LEVELS = ("low", "mid", "high")
 IDENTITY_ENCODER = "arcface-iresnet100"
 """The paper uses CurricularFace; no such encoder is registered, so ArcFace iresnet100 it is."""
 
+FFHQ_ARCFACE_CROP_BOX = (0.1194, 0.1266, 0.8684, 0.8755)
+"""``(top, left, bottom, right)`` of an FFHQ-aligned crop that holds ArcFace's 112 px crop: the
+least-squares similarity (``zoo_core.faces.align.umeyama``, all five points) of the ``ffhq``
+template onto ``arcface-112`` (scale 1.3353, rotation 0.009 degrees, dropped), inverted. After
+the crop the template's eyes are 0.328 of the side apart (ArcFace 0.315) and the mouth is at
+0.809 (ArcFace 0.824); resizing the whole FFHQ crop would give 0.246 and 0.725."""
+
 
 class StyleFaceConfig(BaseModel):
     """StyleFace hyper-parameters; the defaults are the 1024 px model of the paper.
@@ -33,10 +40,14 @@ class StyleFaceConfig(BaseModel):
     level_bounds: tuple[int, int] = Field((16, 128), description="largest resolution of the low and mid levels")
     aae_divisor: int = Field(8, ge=1, description="AAE channels = generator channels / aae_divisor")
     mask_kernel: int = Field(1, ge=1, description="kernel of the AttrInjection mask conv (paper: 'Conv')")
-    identity_encoder: str = Field(IDENTITY_ENCODER, description="identity encoder preset (zoo_core)")
-    identity_depth: int | None = Field(None, description="backbone depth; None: the preset's (small for tests)")
-    identity_input_size: int = Field(112, ge=16, description="identity encoder input side")
-    identity_dim: int = Field(512, ge=1, description="size of the identity encoder's features")
+    identity_encoder: str = Field(IDENTITY_ENCODER, description="identity encoder: a zoo_core preset (ArcFace "
+                                  "family) or a registered identity_encoder component (dlib-resnet-128)")
+    identity_depth: int | None = Field(None, description="preset backbone depth; None: the preset's (small for tests)")
+    identity_input_size: int = Field(112, ge=16, description="preset encoder input side")
+    identity_crop_box: tuple[float, float, float, float] = Field(
+        FFHQ_ARCFACE_CROP_BOX, description="preset encoders: fractional (top, left, bottom, right) of the crop "
+        "resized to the input (default: ArcFace's template in an FFHQ crop)")
+    identity_dim: int = Field(512, ge=1, description="size of the identity encoder's features (dlib: 128)")
 
     @model_validator(mode="after")
     def _check(self) -> StyleFaceConfig:

@@ -6,13 +6,16 @@ projector ω to a mean and log-variance (``z_real``), or a virtual identity is s
 ``z_gen ~ N(0, I)``. The mapping network f turns each code into w; every modulated conv and
 toRGB of the generator takes the w of its resolution's level (through the S-space codes of
 ``StyleGAN2Generator.w_to_styles``, so each layer gets exactly the level of the resolution it
-works at). The target's attributes come from the Adaptive Attribute Extractor and enter after
-every modulated conv through AttrInjection (Eq. 4-5), via the generator's ``feature_hook``.
+works at). The target's attributes come from the Adaptive Attribute Extractor and enter at
+the output h of every modulated conv through AttrInjection (Eq. 4-5, Fig. 2c), in place of the
+noise input and before the bias and activation (the generator's ``feature_hook`` at
+``hook_point="modulated"``).
 
 Open choices (the paper is silent; no official code exists): the StyleGAN2 noise inputs are
-zero whenever attributes are injected (the paper treats f_att as the noise input, so swaps are
-deterministic given the identity); a real identity is embedded with the mean ``mu`` at
-inference (sampling is used in training); outputs are clamped to [0, 1].
+zero whenever attributes are injected (f_att takes their place, so swaps are deterministic
+given the identity); a real identity is embedded with the mean ``mu`` at inference (sampling is
+used in training); outputs are clamped to [0, 1]; ArcFace-family recognizers see the ArcFace
+template's part of the FFHQ crop (``StyleFaceConfig.identity_crop_box``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from zoo_core.errors import ConfigError
-from zoo_core.nets.identity import IdentityEncoder, build_identity_encoder
+from zoo_core.nets.identity import build_identity_encoder
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 from zoo_core.nets.stylegan2 import StyleGAN2Config, StyleGAN2Generator
-from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 from zoo_plugin_styleface.aae import AttributeExtractor, AttrInjection
 from zoo_plugin_styleface.config import LEVELS, StyleFaceConfig
@@ -47,14 +49,24 @@ def parse_levels(levels: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(name for name in LEVELS if name in names)
 
 
-def build_identity(config: StyleFaceConfig) -> IdentityEncoder:
-    """The frozen face-recognition network FR (a zoo_core identity encoder preset)."""
-    if config.identity_encoder not in IDENTITY_ENCODER_PRESETS:
-        raise ConfigError(f"identity_encoder: unknown preset {config.identity_encoder!r}; "
-                          f"choose one of {sorted(IDENTITY_ENCODER_PRESETS)}")
-    preset = IDENTITY_ENCODER_PRESETS[config.identity_encoder].model_dump()
-    depth = preset["depth"] if config.identity_depth is None else config.identity_depth
-    return build_identity_encoder({**preset, "depth": depth, "input_size": config.identity_input_size})
+def build_identity(config: StyleFaceConfig, template: str) -> nn.Module:
+    """The frozen face-recognition network FR on crops aligned to ``template``: a zoo_core preset
+    (ArcFace family: ``identity_crop_box`` of the crop, resized to its input), or a registered
+    identity encoder component (``dlib-resnet-128``: dlib's chip cut from the crop)."""
+    if config.identity_encoder in IDENTITY_ENCODER_PRESETS:
+        preset = IDENTITY_ENCODER_PRESETS[config.identity_encoder].model_dump()
+        depth = preset["depth"] if config.identity_depth is None else config.identity_depth
+        return build_identity_encoder({**preset, "depth": depth, "input_size": config.identity_input_size,
+                                       "crop_box": config.identity_crop_box, "crop_units": "fraction"})
+    # the face pipeline (the [faces] extra) serves only encoders other than the presets
+    from zoo_core.faces.chip_identity import build_crop_identity_encoder, embedding_size
+
+    encoder = build_crop_identity_encoder(config.identity_encoder, template).eval()
+    size = embedding_size(encoder)
+    if size != config.identity_dim:
+        raise ConfigError(f"identity_dim must be {size}, the size of {config.identity_encoder}'s features, "
+                          f"got {config.identity_dim}")
+    return encoder
 
 
 class StyleFace(nn.Module):
@@ -62,14 +74,15 @@ class StyleFace(nn.Module):
 
     Children: ``generator`` (StyleGAN2, rosinality key layout), ``projector`` (ω), ``aae``,
     ``injections`` (one AttrInjection per modulated conv, ``generator.conv_resolutions`` order)
-    and the frozen ``identity_encoder`` (always in eval mode).
+    and the frozen ``identity_encoder`` (always in eval mode). ``spec.identity_encoder`` names
+    the encoder in use, so evaluation refuses it as recognizer.
     """
 
     style_levels: list[int]
 
     def __init__(self, spec: ModelSpec | None, config: StyleFaceConfig) -> None:
         super().__init__()
-        self.spec = spec
+        self.spec = None if spec is None else spec.model_copy(update={"identity_encoder": config.identity_encoder})
         self.config = config
         generator_config = StyleGAN2Config(**config.stylegan2())
         self.generator = StyleGAN2Generator(generator_config)
@@ -77,7 +90,7 @@ class StyleFace(nn.Module):
         self.projector = IdentityProjector(config.identity_dim, config.style_dim)
         self.aae = AttributeExtractor(channels, config.size, config.aae_divisor)
         self.injections = nn.ModuleList(AttrInjection(c, config.mask_kernel) for c in self.generator.conv_channels)
-        self.identity_encoder = build_identity(config)
+        self.identity_encoder = build_identity(config, "ffhq" if spec is None else spec.template)
         self.identity_encoder.requires_grad_(False)
         self.identity_encoder.eval()
         self.style_levels = [config.level_of(resolution) for _, resolution, _ in self.generator.style_layers]
@@ -135,7 +148,7 @@ class StyleFace(nn.Module):
         masks: list[Tensor] = []
         noise = [w.new_zeros(1, 1, r, r) for r in self.generator.conv_resolutions]
         image = self.generator.synthesis(styles=styles, noise=noise, randomize_noise=False,
-                                         feature_hook=self._injector(attributes, masks))
+                                         feature_hook=self._injector(attributes, masks), hook_point="modulated")
         return image, masks
 
     def _injector(self, attributes: list[Tensor], masks: list[Tensor]) -> Callable[[int, Tensor], Tensor]:
@@ -170,15 +183,13 @@ class StyleFace(nn.Module):
     def _own_identity(self, target: Tensor, levels: Sequence[str]) -> Tensor | None:
         return None if len(levels) == len(LEVELS) else self.embed(target)[0]
 
-    def swap(self, source: Tensor, target: Tensor, levels: str | Sequence[str] | None = None, *,
-             identity: Tensor | None = None) -> Tensor:
+    def swap(self, source: Tensor, target: Tensor, levels: str | Sequence[str] | None = None) -> Tensor:
         """``target`` with the identity of ``source`` (``z_real``); ``levels`` swaps only some
-        of the low/mid/high codes, the others keep the target's own. ``identity``: a precomputed
-        ``self.identity(source)`` (FR and ω then do not run on the source)."""
+        of the low/mid/high codes, the others keep the target's own."""
         if source.shape[0] not in (1, target.shape[0]):
             raise ValueError(f"source batch {source.shape[0]} does not match target batch {target.shape[0]} (or 1)")
         chosen = parse_levels(levels)
-        z = swap_identity(self, source, target, identity).view(target.shape[0], len(LEVELS), -1)
+        z = self.embed(source)[0].expand(target.shape[0], -1, -1)
         own = self._own_identity(target, chosen)
         return self.generate(z if own is None else self.mix_levels(z, own, chosen), target)
 

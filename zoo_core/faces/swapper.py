@@ -54,6 +54,15 @@ def load_image(image: Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.n
     return rgb, info, str(image)
 
 
+@dataclass(frozen=True)
+class SourceCode:
+    """A source face ready for ``SwapModel.swap``: its crop tensor ``(1, 3, R, R)`` and
+    ``identity``, the model's ``identity()`` of it (reused for every target)."""
+
+    crop: Any
+    identity: Any
+
+
 CropEditor = Callable[[list[np.ndarray], list[int]], list[np.ndarray]]
 """Edits aligned crops; the second list gives each crop's position in its photo's or frame's
 selection (face 0, 1, ...)."""
@@ -197,26 +206,38 @@ class FacePipeline:
 
 
 class FaceSwapper(FacePipeline):
-    """The face pipeline with a ``SwapModel``: the source's identity into the target's faces."""
+    """The face pipeline with a ``SwapModel``: the source's identity into the target's faces.
 
-    def swap_crops(self, source_crop: np.ndarray, target_crops: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Swap aligned target crops with one aligned source crop, in batches."""
+    The source is encoded once (``encode_source``: ``model.identity``) and its code passed as
+    ``swap(..., identity=)`` to every batch of target faces and video frames."""
+
+    def encode_source(self, source_crop: np.ndarray) -> SourceCode:
+        """The aligned source crop as a ``(1, 3, R, R)`` tensor and its identity code."""
         import torch
 
+        with torch.inference_mode():
+            source = crops_to_tensor([source_crop], self.device)
+            return SourceCode(source, self.model.identity(source))
+
+    def swap_crops(self, source: np.ndarray | SourceCode, target_crops: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Swap aligned target crops, in batches, with an aligned source crop or its
+        ``encode_source`` (then not encoded again)."""
+        import torch
+
+        code = source if isinstance(source, SourceCode) else self.encode_source(source)
         if self.seed is not None:
             torch.manual_seed(self.seed)
         results: list[np.ndarray] = []
         with torch.inference_mode():
-            source = crops_to_tensor([source_crop], self.device)
             for start in range(0, len(target_crops), self.batch_size):
                 chunk = crops_to_tensor(target_crops[start : start + self.batch_size], self.device)
-                out = self.model.swap(source.expand(len(chunk), -1, -1, -1), chunk)
+                out = self.model.swap(code.crop.expand(len(chunk), -1, -1, -1), chunk, identity=code.identity)
                 results += tensor_to_crops(check_output(self.spec.name, "swap", out, chunk))
         return results
 
     def _swapper_of(self, source: Image) -> CropEditor:
-        source_crop = self.source_crop(source)
-        return lambda crops, faces: self.swap_crops(source_crop, crops)
+        code = self.encode_source(self.source_crop(source))
+        return lambda crops, faces: self.swap_crops(code, crops)
 
     def swap_image(self, source: Image, target: Image, selection: Selection = Selection()) -> np.ndarray:
         """The target photo with the selected face(s) swapped to the source identity."""

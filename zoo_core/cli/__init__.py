@@ -1,5 +1,5 @@
 """The ``zoo`` command line: one small click function per verb, grouped by subject in this
-package (``models``, ``weights``, ``faces``, ``train``, ``evaluate``); the work lives in the
+package (``models``, ``weights``, ``faces``, ``train``, ``evaluate``, ``synth``); the work lives in the
 services below it. Shared options and output helpers are in ``options``, the group in ``group``.
 
 Exit codes: 0 success, 2 usage error, 1 runtime error printed as one ``error: ...`` line.
@@ -12,7 +12,7 @@ import sys
 import click
 
 from zoo_core import registry
-from zoo_core.cli import evaluate, faces, models, train, weights
+from zoo_core.cli import evaluate, faces, models, synth, train, weights
 from zoo_core.cli.group import cli
 from zoo_core.errors import ZooError
 
@@ -23,7 +23,7 @@ for command in (
     models.uninstall_command, weights.load_command, weights.download_command, weights.convert_command,
     weights.push_command, weights.cache_group,
     faces.swap_command, faces.deid_command, faces.mix_command, faces.inspect_command,
-    train.train_command, train.prepare_data_command, evaluate.evaluate_command,
+    train.train_command, train.prepare_data_command, evaluate.evaluate_command, synth.synth_group,
 ):
     cli.add_command(command)
 

@@ -13,6 +13,7 @@ from torch import nn
 from zoo_core.errors import InputError
 from zoo_core.faces.align import umeyama
 from zoo_core.faces.blend import match_colors
+from zoo_core.protocols import swap_identity
 from zoo_plugin_graphics.composite import (
     face_region,
     feathered,
@@ -36,6 +37,8 @@ SKIN_MARGIN = 0.03
 """How far (face heights) around brows, eyes and lips is left out of the colour statistics."""
 MOUTH_MARGIN = 0.03
 """How far (face heights) the kept target mouth reaches beyond its inner lips."""
+LANDMARK_VALUES = 136
+"""Values of 68 (x, y) landmarks: each half of the identity code."""
 
 
 def _crops(batch: torch.Tensor, name: str) -> list[np.ndarray]:
@@ -56,27 +59,38 @@ class GraphicsSwapper(nn.Module):
         self.triangles = mesh_triangles(config.forehead)
 
     def identity(self, source: torch.Tensor) -> torch.Tensor:
-        """``(N, 136)``: the source's 68 landmarks with pose removed (similarity-aligned to the
-        canonical face), in crop sides: the sparse geometry the swap is driven by."""
+        """``(N, 272)``: the source's 68 landmarks with pose removed (similarity-aligned to the
+        canonical face), in crop sides, then the same landmarks in crop pixels. The first half
+        is the sparse geometry the swap is driven by; the second, the points the source mesh is
+        cut at, is what ``swap(..., identity=)`` reuses (dlib's points are float32, so exact)."""
         codes = []
         for index, crop in enumerate(_crops(source, "source")):
-            points = self.landmarks(crop, f"source crop {index}") / crop.shape[0]
+            pixels = self.landmarks(crop, f"source crop {index}")
+            points = pixels / crop.shape[0]
             matrix = umeyama(points, CANONICAL_68)
-            codes.append((points @ matrix[:2, :2].T + matrix[:2, 2]).reshape(-1))
+            codes.append(np.concatenate([(points @ matrix[:2, :2].T + matrix[:2, 2]).reshape(-1), pixels.reshape(-1)]))
         return torch.as_tensor(np.stack(codes), dtype=torch.float32, device=source.device)
 
-    def swap(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Each target crop with the face of the matching source crop (same shapes, [0, 1])."""
+    def swap(self, source: torch.Tensor, target: torch.Tensor, *, identity: torch.Tensor | None = None) -> torch.Tensor:
+        """Each target crop with the face of the matching source crop (same shapes, [0, 1]).
+        ``identity``: a precomputed ``self.identity(source)`` (``(N, 272)`` or ``(1, 272)``);
+        the source's landmarks are then not detected again, its pixels still give the texture."""
         if source.shape != target.shape:
             raise InputError(f"source {tuple(source.shape)} and target {tuple(target.shape)} crops differ in shape")
-        pairs = zip(_crops(source, "source"), _crops(target, "target"), strict=True)
-        out = np.stack([self.swap_crop(s, t, index) for index, (s, t) in enumerate(pairs)])
+        sources, targets = _crops(source, "source"), _crops(target, "target")
+        codes = swap_identity(self, source, target, identity)
+        points = codes[:, LANDMARK_VALUES:].detach().cpu().numpy().astype(np.float64).reshape(-1, 68, 2)
+        out = np.stack([self.swap_crop(s, t, index, points[index])
+                        for index, (s, t) in enumerate(zip(sources, targets, strict=True))])
         return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2), dtype=np.float32) / 255.0).to(target.device)
 
-    def swap_crop(self, source: np.ndarray, target: np.ndarray, index: int = 0) -> np.ndarray:
-        """One ``uint8`` RGB target crop with the face of the source crop."""
+    def swap_crop(self, source: np.ndarray, target: np.ndarray, index: int = 0,
+                  source_points: np.ndarray | None = None) -> np.ndarray:
+        """One ``uint8`` RGB target crop with the face of the source crop (whose 68 landmarks
+        ``source_points`` are detected when not given)."""
         config, size = self.config, target.shape[0]
-        source_points = self.landmarks(source, f"source crop {index}")
+        if source_points is None:
+            source_points = self.landmarks(source, f"source crop {index}")
         target_points = self.landmarks(target, f"target crop {index}")
         height = face_height(target_points)
         source_mesh, target_mesh = self.meshes(source_points, target_points, size)

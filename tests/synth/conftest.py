@@ -61,3 +61,33 @@ def clip(faces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         for k in range(6):
             writer.write(np.ascontiguousarray(image[:h, k : k + w - 8]))
     return path
+
+
+def zoo(*args: str, timeout: float = 300) -> str:
+    """``python -m zoo_core ARGS`` in a subprocess with the installed plugins; its output."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    result = subprocess.run([sys.executable, "-m", "zoo_core", *args], env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def small_dataset(people: Path, clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A rendered dataset (tiny simswap-224): photos at c0 and c23, one video target, real rows."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("small")
+    source = root / "src"
+    shutil.copytree(people, source)
+    shutil.copy(clip, source / "obama" / "clip.mp4")
+    plan = root / "plan.jsonl"
+    overrides = [a for item in TINY_SIMSWAP for a in ("--set", item)]
+    zoo("synth", "plan", str(source), "-o", str(plan), "--methods", "simswap-224", "--random-init", *overrides,
+        "--splits", "0.6,0.4,0", "--videos", "--real", "--compression", "c0", "--compression", "c23", "--seed", "8")
+    zoo("synth", "run", str(plan), "-o", str(root / "ds"), "--no-progress")
+    return root / "ds"

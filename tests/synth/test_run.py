@@ -164,7 +164,9 @@ def test_video_segment_is_swapped_and_masked_per_frame(plugins, people, clip, tm
         pytest.skip("the seed drew no video target")
     record = read_manifest(out)[rows[0]["id"]]
     assert record["frames"] == [2, 3, 4] and record["segment"] == [2, 5]
-    assert sorted(p.name for p in (out / record["mask"]).iterdir()) == ["00002.png", "00003.png", "00004.png"]
+    masks = sorted((out / record["mask"]).iterdir())
+    assert [p.name for p in masks] == [f"{k:05d}.png" for k in range(6)]  # one per frame, zero outside the segment
+    assert [bool(np.asarray(Image.open(p)).any()) for p in masks] == [False, False, True, True, True, False]
     assert record["perturbations"] == [["VC", 5]]
     frames = list(iter_frames(out / record["output"]))
     assert len(frames) == 6 and read_provenance(out / record["output"])["synth_id"] == record["id"]

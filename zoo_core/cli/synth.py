@@ -129,11 +129,14 @@ def run_command(plan: Path, output: Path, num_shards: int, shard_index: int, bat
 @click.option("--format", "fmt", required=True, type=click.Choice(["deepfakebench", "ffpp", "csv"]))
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="deepfakebench: the JSON file; ffpp: a folder; csv: the CSV file.")
-@click.option("--name", default="ZooSynth", show_default=True, help="Dataset name (DeepfakeBench's top-level key).")
+@click.option("--name", default="ZooSynth", show_default=True,
+              help="deepfakebench: the dataset name (top-level key, label prefix).")
 def export_command(dataset: Path, fmt: str, output: Path, name: str) -> None:
     """Export the done rows of DATASET for DeepfakeBench, FaceForensics++ tools, or as CSV."""
     from zoo_core.synth import export
 
-    written = {"deepfakebench": export.to_deepfakebench, "ffpp": export.to_ffpp, "csv": export.to_csv}[fmt](
-        dataset, output, name=name)
+    if fmt == "deepfakebench":
+        written = export.to_deepfakebench(dataset, output, name)
+    else:
+        written = {"ffpp": export.to_ffpp, "csv": export.to_csv}[fmt](dataset, output)
     click.echo(f"wrote {written}")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from zoo_core.errors import describe_error
+from zoo_core.faces.align import AlignedFace
 from zoo_core.faces.blend import paste_back
 from zoo_core.faces.io import ImageInfo, write_image
 from zoo_core.faces.tensors import check_output, crops_to_tensor, tensor_to_crops
@@ -29,7 +30,8 @@ MASK_DIR = "masks"
 
 
 def mask_path(output: str, video: bool) -> str:
-    """``masks/<output without suffix>.png`` for a photo, a folder of ``NNNNN.png`` for a video."""
+    """``masks/<output without suffix>.png`` for a photo, a folder of ``NNNNN.png`` (one per
+    frame) for a video."""
     stem = str(Path(output).with_suffix(""))
     return f"{MASK_DIR}/{stem}" if video else f"{MASK_DIR}/{stem}.png"
 
@@ -128,16 +130,15 @@ class Renderer:
         video = bool(row["target"].get("video"))
         rng = row_rng(row)
         chain = [tuple(step) for step in row.get("perturbations") or []]
-        frames, masks, faces = [], [], []
+        frames: list[np.ndarray] = []
+        masks: list[np.ndarray] = []
+        faces: list[dict[str, Any]] = []
         remaining = iter(crops)
         for index, (frame, aligned) in enumerate(zip(item.frames, item.aligned, strict=True)):
+            masks.append(mask_image(frame.shape, [] if aligned is None else [aligned]))
             if aligned is not None:
                 frame = paste_back(frame, next(remaining), aligned.matrix, points=aligned.points)
-                masks.append((index, mask_image(frame.shape, [aligned])))
-                landmarks = np.hstack([aligned.points, np.ones((5, 1))]) @ aligned.inverse.T
-                faces.append({"frame": index, "box": item.boxes[index] if item.boxes else None,
-                              "landmarks": np.round(landmarks, 3).tolist(),
-                              "crop_transform": np.round(aligned.matrix, 6).tolist(), "crop_size": aligned.crop.shape[0]})
+                faces.append(self.face_record(index, aligned, item.boxes[index] if item.boxes else None))
             frames.append(perturb.apply_chain(frame, chain, rng))
         output = self.dataset / row["output"]
         provenance = None if self.model is None else make_provenance(
@@ -148,7 +149,14 @@ class Renderer:
         else:
             write_image(output, frames[0], item.info, provenance, quality=photo_quality(row["compression"]))
         mask = self.write_masks(row["output"], masks, video, provenance) if self.model is not None else None
-        return self.record(row, output, mask, faces, masks, chain)
+        return self.record(row, output, mask, faces, chain)
+
+    @staticmethod
+    def face_record(index: int, aligned: AlignedFace, box: Any) -> dict[str, Any]:
+        """A swapped face for the manifest: frame, box, 5 landmarks (image pixels), crop transform."""
+        landmarks = np.hstack([aligned.points, np.ones((5, 1))]) @ aligned.inverse.T
+        return {"frame": index, "box": box, "landmarks": np.round(landmarks, 3).tolist(),
+                "crop_transform": np.round(aligned.matrix, 6).tolist(), "crop_size": aligned.crop.shape[0]}
 
     def write_video(self, output: Path, frames: list[np.ndarray], item: Prepared, vc_crf: int | None,
                     provenance: dict[str, Any] | None) -> None:
@@ -167,28 +175,29 @@ class Renderer:
             for frame in frames:
                 writer.write(frame)
 
-    def write_masks(self, output: str, masks: list[tuple[int, np.ndarray]], video: bool,
+    def write_masks(self, output: str, masks: list[np.ndarray], video: bool,
                     provenance: dict[str, Any] | None) -> str:
-        """Grey PNG masks (255 = fake pixel): one per photo, one per swapped frame of a video."""
+        """Grey PNG masks (255 = fake pixel, 0 = untouched): one per photo, one per frame of a
+        video (all zero where the frame was not swapped), so masks and frames line up."""
         name = mask_path(output, video)
-        for index, mask in masks:
+        for index, mask in enumerate(masks):
             path = self.dataset / name / f"{index:05d}.png" if video else self.dataset / name
             info = ImageInfo(str(path), "L", (mask.shape[1], mask.shape[0]), "PNG")
             write_image(path, np.repeat(mask[..., None], 3, axis=2), info, provenance)
         return name
 
     def record(self, row: dict[str, Any], output: Path, mask: str | None, faces: list[dict[str, Any]],
-               masks: list[tuple[int, np.ndarray]], chain: list[tuple[Any, ...]]) -> dict[str, Any]:
+               chain: list[tuple[Any, ...]]) -> dict[str, Any]:
         from zoo_core import __version__
 
         return {
             "id": row["id"], "status": DONE, "split": row["split"], "label": row["label"], "method": row["method"],
             "model": row.get("model"), "family": None if self.spec is None else self.spec.family,
             "weights": self.weights, "license": None if self.spec is None else self.spec.license,
-            "seed": row.get("seed"), "source": row.get("source"), "target": row["target"],
+            "seed": row.get("seed"), "root": row["root"], "source": row.get("source"), "target": row["target"],
             "output": row["output"], "output_sha256": path_sha256(output),
             "mask": mask, "mask_sha256": None if mask is None else path_sha256(self.dataset / mask),
-            "frames": [index for index, _ in masks] if row["target"].get("video") else None,
+            "frames": [face["frame"] for face in faces] if row["target"].get("video") else None,
             "faces": faces, "segment": row.get("segment"), "compression": row["compression"],
             "perturbations": [list(step) for step in chain], "zoo_core_version": __version__, "created": now(),
         }

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DOWNSAMPLE_FACTORS = (4, 8, 16, 32, 64)
 """Low-pass factors N of phi_N the ILVR paper evaluates."""
+
+ReferenceNoise = Literal["paper", "official"]
+REFERENCE_NOISE: tuple[str, ...] = get_args(ReferenceNoise)
+"""How each ``y`` is drawn from ``q(y | target)``. ``"paper"`` (survey Eq. 17-18, Algorithm 1
+and §2.3.2): ``y_{t-1}`` at the level of the refined sample, and with ``share_noise`` the noise
+of ``x_T`` for every ``y``. ``"official"`` (``p_sample_loop_progressive`` of jychoi118/ilvr_adm
+and of Ailon-Island/Facke): ``y`` at the level ``t`` of the step's input, and with
+``share_noise`` the noise of ``x_T`` for the first reverse step's ``y`` only, fresh noise after."""
 
 
 class ILVRConfig(BaseModel):
@@ -15,7 +23,8 @@ class ILVRConfig(BaseModel):
 
     Defaults follow Facke's ILVR swap script (``shell/demo_ILVR.sh``): 100 respaced steps of
     1000, ``down_N = 16``, ``range_t = 20``, clipped x0; the survey (§2.3.2) recommends sharing
-    the forward noise between source and target, which is the default here.
+    the forward noise between source and target, which is the default here, drawn as the
+    survey writes it (``reference_noise="paper"``; ``"official"`` is Facke's code).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,6 +37,10 @@ class ILVRConfig(BaseModel):
     conditioning_range: int = Field(20, ge=0, description="range_t: respaced steps with index > range_t are conditioned")
     downsample_factor: int = Field(16, description="N of the low-pass filter phi_N")
     share_noise: bool = Field(True, description="one noise for q(x_T | source) and every q(y_t | target) (survey §2.3.2)")
+    reference_noise: ReferenceNoise = Field(
+        "paper", description="'paper': y_{t-1} at level t-1, share_noise for every y (survey Alg. 1); "
+        "'official': y at level t, share_noise for the first y only (Facke's and ILVR's code)"
+    )
 
     @field_validator("timestep_respacing", mode="before")
     @classmethod

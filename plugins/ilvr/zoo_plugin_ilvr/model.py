@@ -11,6 +11,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 from torch import nn
 
 from zoo_core.errors import ConfigError, WeightsError
+from zoo_core.protocols import swap_identity
 from zoo_plugin_ilvr.config import ILVRConfig
 from zoo_plugin_ilvr.pipeline import ILVRPipeline
 from zoo_plugin_ilvr.respace import spaced_timesteps
@@ -41,18 +42,23 @@ class ILVRModel(nn.Module):
     def downsample_factor(self) -> int:
         return self.config.downsample_factor
 
-    def swap(self, source: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """ILVR swap (survey Alg. 1): start from ``q(x_T | source)``, low frequencies of ``target``."""
-        return self.pipeline(target, source, generator=generator).images
+    def swap(self, source: torch.Tensor, target: torch.Tensor, *, identity: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """ILVR swap (survey Alg. 1): start from ``q(x_T | source)``, low frequencies of ``target``.
+
+        ``identity``: a precomputed ``self.identity(source)`` (``(N, D)`` or ``(1, D)``), whose
+        pixels are then used in place of ``source``'s."""
+        pixels = swap_identity(self, source, target, identity).view(target.shape[0], *source.shape[1:])
+        return self.pipeline(target, pixels, generator=generator).images
 
     def identity(self, source: torch.Tensor) -> torch.Tensor:
         """ILVR has no identity encoder: it conditions on the source pixels themselves, returned
-        flattened in [-1, 1] as ``(N, 3 * R * R)``."""
-        return (source * 2 - 1).flatten(1)
+        flattened (in [0, 1]) as ``(N, 3 * R * R)``."""
+        return source.flatten(1)
 
     def generate(self, reference: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The original ILVR use: a new face from pure noise sharing ``reference``'s low frequencies
-        (fresh noise for every ``y_t``, as the official sampler)."""
+        (fresh noise for every ``y``, as the ILVR paper and code; ``y``'s level per ``reference_noise``)."""
         return self.pipeline(reference, None, share_noise=False, generator=generator).images
 
     def save_pretrained(self, folder: str | Path) -> None:
@@ -67,6 +73,7 @@ def sampling_settings(config: ILVRConfig) -> dict[str, Any]:
         "conditioning_range": config.conditioning_range,
         "downsample_factor": config.downsample_factor,
         "share_noise": config.share_noise,
+        "reference_noise": config.reference_noise,
     }
 
 

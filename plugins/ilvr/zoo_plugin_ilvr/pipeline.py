@@ -4,6 +4,8 @@ pipeline, for face swapping (Facke survey §2.3.2, Algorithm 1) and reference-gu
 Each reverse step of an unconditional DDPM is followed by
 ``x_{t-1} <- phi_N(y_{t-1}) + x'_{t-1} - phi_N(x'_{t-1})`` with ``y_{t-1} ~ q(y_{t-1} | y)``:
 the low frequencies of the sample are those of the noised reference ``y`` (the swap target).
+``reference_noise="official"`` draws ``y`` as the official code does instead (see
+``zoo_plugin_ilvr.config.REFERENCE_NOISE``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from zoo_core.errors import ConfigError
-from zoo_plugin_ilvr.config import DOWNSAMPLE_FACTORS
+from zoo_plugin_ilvr.config import DOWNSAMPLE_FACTORS, REFERENCE_NOISE
 from zoo_plugin_ilvr.resize import LowPass
 from zoo_plugin_ilvr.respace import spaced_timesteps
 
@@ -46,6 +48,7 @@ class ILVRPipeline(DiffusionPipeline):
         conditioning_range: int = 20,
         downsample_factor: int = 16,
         share_noise: bool = True,
+        reference_noise: str = "paper",
     ):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler)
@@ -54,6 +57,7 @@ class ILVRPipeline(DiffusionPipeline):
             conditioning_range=conditioning_range,
             downsample_factor=downsample_factor,
             share_noise=share_noise,
+            reference_noise=reference_noise,
         )
 
     @torch.no_grad()
@@ -67,6 +71,7 @@ class ILVRPipeline(DiffusionPipeline):
         conditioning_range: int | None = None,
         downsample_factor: int | None = None,
         share_noise: bool | None = None,
+        reference_noise: str | None = None,
         generator: torch.Generator | None = None,
         output_type: str = "pt",
         callback: StepCallback | None = None,
@@ -77,8 +82,10 @@ class ILVRPipeline(DiffusionPipeline):
         frequencies are those of the reference ``target``.
 
         Swap: ``x_T ~ q(x_T | source)``; generation: ``x_T ~ N(0, I)``. Respaced steps with index
-        ``> conditioning_range`` are conditioned. ``share_noise`` draws every ``y_t`` with the
-        noise of ``x_T`` (survey §2.3.2); otherwise each ``y_t`` gets fresh noise.
+        ``> conditioning_range`` are conditioned. ``reference_noise="paper"``: ``y`` at the
+        level of the refined sample, ``share_noise`` draws every ``y`` with the noise of ``x_T``
+        (survey §2.3.2), otherwise each ``y`` gets fresh noise. ``"official"``: ``y`` at the level
+        of the step's input, ``share_noise`` for the first step's ``y`` only (Facke's code).
         ``num_inference_steps=n`` is ``timestep_respacing=str(n)`` (the official even spacing).
         """
         settings = self.config
@@ -88,8 +95,12 @@ class ILVRPipeline(DiffusionPipeline):
         range_t = settings.conditioning_range if conditioning_range is None else conditioning_range
         factor = settings.downsample_factor if downsample_factor is None else downsample_factor
         shared = settings.share_noise if share_noise is None else share_noise
+        convention = settings.reference_noise if reference_noise is None else reference_noise
         if factor not in DOWNSAMPLE_FACTORS:
             raise ConfigError(f"downsample_factor must be one of {DOWNSAMPLE_FACTORS}, got {factor}")
+        if convention not in REFERENCE_NOISE:
+            raise ConfigError(f"reference_noise must be one of {REFERENCE_NOISE}, got {convention!r}")
+        official = convention == "official"
         reference = self._prepare("target", target)
         start = None if source is None else self._prepare("source", source)
         if start is not None and start.shape != reference.shape:
@@ -108,8 +119,15 @@ class ILVRPipeline(DiffusionPipeline):
             proposal = scheduler.step(model_output, t, x, generator=generator).prev_sample
             y = None
             if len(timesteps) - 1 - i > range_t:  # the official 'i > range_t' on respaced indices
-                level = alphas[timesteps[i + 1]] if i + 1 < len(timesteps) else alphas.new_tensor(1.0)
-                z = noise if shared else randn_tensor(
+                # official: q_sample(ref_img, t, ...) at the input's level t (ilvr_adm
+                # gaussian_diffusion.py L551, Facke L554); paper: y_{t-1}, the refined sample's level
+                if official:
+                    level = alphas[t]
+                else:
+                    level = alphas[timesteps[i + 1]] if i + 1 < len(timesteps) else alphas.new_tensor(1.0)
+                # Facke pops its shared q_noise in the first loop iteration only (L536): fresh after
+                reuse = shared and (i == 0 or not official)
+                z = noise if reuse else randn_tensor(
                     reference.shape, generator=generator, device=reference.device, dtype=reference.dtype
                 )
                 y = _noised(reference, level, z)

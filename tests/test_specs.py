@@ -61,3 +61,32 @@ def test_every_capability_has_its_protocol():
     from zoo_core.specs import CAPABILITIES
 
     assert sorted(CAPABILITY_PROTOCOLS) == sorted(CAPABILITIES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({}, "exactly one of url and instructions"),
+     ({"url": "https://a.org/f", "instructions": "ask"}, "exactly one of url and instructions"),
+     ({"url": "ftp://a.org/f"}, "must start with"),
+     ({"url": "hf-hub:org/repo"}, "hf-hub:ORG/REPO/PATH"),
+     ({"url": "https://a.org/f", "revision": "main"}, "hf-hub: sources only"),
+     ({"url": "https://a.org/f.zip", "member_sha256": "0" * 64}, "needs member"),
+     ({"url": "https://a.org/f", "sha256": "ABC"}, "64 lowercase hex")],
+)
+def test_invalid_sources(fields, message):
+    from zoo_core.specs import SourceFile
+
+    with pytest.raises(ValidationError, match=message):
+        SourceFile(role="generator", **fields)
+
+
+def test_pretrained_means_every_source_can_be_fetched():
+    from zoo_core.specs import SourceFile
+
+    url = SourceFile(role="generator", url="https://a.org/g.pth")
+    manual = SourceFile(role="identity", instructions="e-mail the authors")
+    assert spec(sources=(url,)).pretrained
+    assert not spec(sources=(url, manual)).pretrained and not spec().pretrained
+    with pytest.raises(ValidationError, match="role twice"):
+        spec(sources=(url, url))
+    assert "recorded at first download" in url.describe() and "manual: e-mail" in manual.describe()

@@ -21,7 +21,7 @@ _LAZY = {
     "get_model_spec": "zoo_core.registry",
     "create_model": "zoo_core.factory",
     "create_component": "zoo_core.registry",
-    "load": "zoo_core.hub",
+    "load": "zoo_core.factory",
     "save_pretrained": "zoo_core.hub",
     "push_to_hub": "zoo_core.hub",
     "FaceSwapper": "zoo_core.faces.swapper",

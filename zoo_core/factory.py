@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from zoo_core import hub, pretrained
@@ -18,7 +19,7 @@ from zoo_core.errors import ZooError, ZooWarning
 from zoo_core.registry import build_model, get_model_spec, is_model, merged_config
 from zoo_core.specs import ModelSpec
 
-__all__ = ["LoadedModel", "create_model", "load_model", "load_pretrained"]
+__all__ = ["LoadedModel", "create_model", "load", "load_model", "load_pretrained"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,17 @@ def create_model(name: str, pretrained: bool = False, **overrides: Any) -> Any:
     if pretrained and spec.needs_weights:
         return load_pretrained(spec, config_overrides=overrides or None)[0]
     return build_model(spec, merged_config(spec, overrides))
+
+
+def load(name_or_path: str, revision: str | None = None, device: str = "cpu", local_files_only: bool | None = None,
+         cache_dir: str | Path | None = None, config_overrides: dict[str, Any] | None = None) -> Any:
+    """Load a pretrained model: a registry name (its zoo repository, or its official files
+    converted once and cached), ``hf-hub:ORG/REPO[@REV]`` or ``local-dir:PATH``."""
+    if is_model(name_or_path):
+        spec = get_model_spec(name_or_path)
+        if spec.weights is None and spec.sources:
+            return load_pretrained(spec, revision, device, local_files_only, config_overrides)[0]
+    return hub.load(name_or_path, revision, device, local_files_only, cache_dir, config_overrides)
 
 
 def load_pretrained(spec: ModelSpec, revision: str | None = None, device: str = "cpu",

@@ -116,10 +116,10 @@ def ensure(name: str, files: dict[str, str | Path] | None = None,
     roles = {source.role for source in spec.sources} | set(given)
     converter = select_converter(name, roles=roles)
     given_hashes = {role: sha256_file(path) for role, path in given.items()}
-    for source in spec.sources:
-        actual = given_hashes.get(source.role)
-        if actual is not None and source.sha256 and actual != source.sha256 and actual not in accept_sha256:
-            raise WeightsError(f"--from {source.role}={given[source.role]}: sha256 mismatch: expected {source.sha256}, "
+    for source in spec.sources:  # a file given by hand is what the converter reads: the member of an archive
+        actual, expected = given_hashes.get(source.role), source.member_sha256 if source.member else source.sha256
+        if actual is not None and expected and actual != expected and actual not in accept_sha256:
+            raise WeightsError(f"--from {source.role}={given[source.role]}: sha256 mismatch: expected {expected}, "
                                f"got {actual}; if this different file is intended, pass --accept-sha256 {actual}")
     key = cache_key(name, spec.sources, converter, given_hashes, accept_sha256)
     folder = cache_root() / "models" / name / key
@@ -129,8 +129,6 @@ def ensure(name: str, files: dict[str, str | Path] | None = None,
     missing = [source for source in spec.sources if source.role not in given and not source.fetchable]
     if missing:
         raise WeightsError(_manual_message(name, spec.sources, missing))
-    if downloads.offline():
-        raise OfflineError(_offline_message(name, spec.sources, given))
     from filelock import FileLock
 
     locks = cache_root() / "locks"
@@ -139,7 +137,10 @@ def ensure(name: str, files: dict[str, str | Path] | None = None,
         cached = _read_cached(name, folder)  # another process may have finished it meanwhile
         if cached is not None:
             return cached
-        return _build(name, spec.sources, converter, given, given_hashes, accept_sha256, folder)
+        try:
+            return _build(name, spec.sources, converter, given, given_hashes, accept_sha256, folder)
+        except OfflineError as error:  # one file missing offline: say every file needed
+            raise OfflineError(_offline_message(name, spec.sources, given)) from error
 
 
 def _build(name: str, sources: tuple[SourceFile, ...], converter: ConverterSpec, given: dict[str, Path],

@@ -42,9 +42,10 @@ def this_part(rows: Sequence[dict[str, Any]], num_shards: int, shard_index: int)
     name = f"shard-{shard_index:05d}-of-{num_shards:05d}"
     if launched_processes() <= 1:
         return Part(shard, name)
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # without a GPU: gloo ranks on the CPU
     with state.split_between_processes(shard) as mine:
         part = list(mine)
     return Part(part, f"{name}-process-{state.process_index:03d}-of-{state.num_processes:03d}",

@@ -311,7 +311,10 @@ def test_hub_sources_record_the_commit_they_resolved(example_plugin, tmp_path, m
 
 
 SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, resource, signal, sys
+    if len(sys.argv) > 3:  # files may not grow past this size: writes fail as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
     sys.path.insert(0, sys.argv[1])
     from zoo_core import pretrained, registry
     from zoo_core.hookspecs import hookimpl
@@ -327,15 +330,36 @@ SCRIPT = textwrap.dedent("""
     import zoo_plugin_example
     registry.add_plugin(zoo_plugin_example, name="example")
     registry.add_plugin(Official(), name="official")
-    print(pretrained.ensure(data["model"]["name"]).folder)
+    from zoo_core.errors import ZooError
+    try:
+        print(pretrained.ensure(data["model"]["name"]).folder)
+    except ZooError as error:
+        print(f"{type(error).__name__}: {error}")
 """)
 
 
+def spec_file_of(tmp_path: Path, archive: bytes) -> Path:
+    model, converter = specs(sha(archive))
+    path = tmp_path / "specs.json"
+    path.write_text(json.dumps({"model": model.model_dump(mode="json", exclude={"plugin"}),
+                                "converter": converter.model_dump(mode="json", exclude={"plugin"})}))
+    return path
+
+
+def test_a_full_disk_leaves_nothing(release, tmp_path):
+    env = {"ZOO_CACHE": str(tmp_path / "cache"), "ZOO_MIRROR": release.mirror, "ZOO_LOAD_PLUGINS": "",
+           "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}  # no .pyc cut short by the limit
+    limit = str(len(release.archive) // 2)
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(EXAMPLE_PLUGIN), str(spec_file_of(tmp_path, release.archive)),
+                             limit], env=env, capture_output=True, text=True, timeout=300)
+    line = result.stdout.strip()
+    assert line.startswith("WeightsError: ") and "files.zip.part: cannot write" in line and "File too large" in line, \
+        result.stdout + result.stderr
+    assert cache_is_empty(tmp_path / "cache") and not list((tmp_path / "cache").rglob("files.zip*"))
+
+
 def test_two_processes_download_once(release, tmp_path):
-    model, converter = specs(sha(release.archive))
-    spec_file = tmp_path / "specs.json"
-    spec_file.write_text(json.dumps({"model": model.model_dump(mode="json", exclude={"plugin"}),
-                                     "converter": converter.model_dump(mode="json", exclude={"plugin"})}))
+    spec_file = spec_file_of(tmp_path, release.archive)
     release.delay = 0.05  # slow enough for the two processes to overlap
     env = {"ZOO_CACHE": str(tmp_path / "cache"), "ZOO_MIRROR": release.mirror, "ZOO_LOAD_PLUGINS": "",
            "PATH": "/usr/bin:/bin"}

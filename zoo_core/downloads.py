@@ -164,8 +164,8 @@ def _http_download(url: str, partial: Path, size: int | None, label: str) -> Non
         status = getattr(getattr(error, "response", None), "status_code", None)
         raise WeightsError(f"{url}: the server answered {status or 'an error'}: {_first_line(error)}") from error
     except OSError as error:  # includes huggingface_hub's size consistency check
-        if error.errno == errno.ENOSPC:
-            raise WeightsError(f"{partial}: no space left on the device while downloading {url}") from error
+        if error.errno in (errno.ENOSPC, errno.EFBIG):  # full disk, or a file-size limit
+            raise WeightsError(f"{partial}: cannot write while downloading {url} ({error.strerror})") from error
         raise WeightsError(f"{url}: download failed: {_first_line(error)}") from error
     except Exception as error:  # httpx transport errors after huggingface_hub's retries
         raise WeightsError(f"{url}: download failed ({type(error).__name__}): {_first_line(error)}") from error

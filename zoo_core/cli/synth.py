@@ -98,11 +98,13 @@ def plan_command(source: Path, output: Path, methods: tuple[str, ...], pairs_per
 @click.option("--retry-failed", is_flag=True, help="Render rows that failed in an earlier run again.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local (this process; shards and accelerate launch) or ray (Ray Data, one model per actor).")
+@click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True,
+              help="--executor ray: actors (one model each; with --device cuda, one GPU each).")
 @click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @MAX_PIXELS
 def run_command(plan: Path, output: Path, num_shards: int, shard_index: int, batch_size: int, num_workers: int,
-                device: str | None, retry_failed: bool, executor: str, detector: str, no_progress: bool,
+                device: str | None, retry_failed: bool, executor: str, actors: int, detector: str, no_progress: bool,
                 max_pixels: int) -> None:
     """Render PLAN into the dataset folder OUTPUT (resumable: rerun to finish)."""
     from zoo_core.synth.plan import read_plan
@@ -114,12 +116,12 @@ def run_command(plan: Path, output: Path, num_shards: int, shard_index: int, bat
         from zoo_core.synth.ray_executor import run_with_ray
 
         options = RunOptions(output, batch_size, device or "cpu", retry_failed, 0, detector, max_pixels, not no_progress)
-        run_with_ray(rows, options, num_shards, shard_index, echo=click.echo)
-        return
-    part = this_part(rows, num_shards, shard_index)
-    options = RunOptions(output, batch_size, device or part.device or "cpu", retry_failed, num_workers, detector,
-                         max_pixels, not no_progress and part.process_index == 0)
-    summary = run_rows(part.rows, options, part.name, echo=click.echo)
+        summary = run_with_ray(rows, options, num_shards, shard_index, actors, echo=click.echo)
+    else:
+        part = this_part(rows, num_shards, shard_index)
+        options = RunOptions(output, batch_size, device or part.device or "cpu", retry_failed, num_workers, detector,
+                             max_pixels, not no_progress and part.process_index == 0)
+        summary = run_rows(part.rows, options, part.name, echo=click.echo)
     if summary.failed and not summary.written and not summary.skipped:
         raise InputError(f"{plan}: every row failed ({len(summary.failed)})")
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zoo_core.errors import ConfigError, ZooError, ZooWarning, describe_validation
 from zoo_core.fileio import write_json_atomic
+from zoo_core.hub import HF_PREFIX, LOCAL_PREFIX
 from zoo_core.registry import get_model_spec, get_registry, merged_config, resolve
 from zoo_core.specs import ModelSpec
 from zoo_core.train.checkpoint import (
@@ -183,6 +184,10 @@ class Engine:
         from accelerate.utils import set_seed
 
         self.options = options
+        if options.model.startswith((HF_PREFIX, LOCAL_PREFIX)):  # the registry would suggest these prefixes
+            raise ConfigError(f"--model {options.model}: zoo train builds a registered variant (zoo list), not a "
+                              "saved folder; trainers that start from saved weights take the folder in their "
+                              "config (docs/train.md)")
         self.spec = get_model_spec(options.model)
         trainer_class = find_trainer(self.spec)
         try:

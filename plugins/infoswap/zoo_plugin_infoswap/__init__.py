@@ -89,6 +89,17 @@ def register_converters(register: Register) -> None:
                 description="GGGHSL/InfoSwap-master checkpoints + IR-SE50 + readout statistics -> zoo folder",
             )
         )
+    register(
+        ConverterSpec(
+            name="infoswap-irse50",
+            target="infoswap-irse50",
+            function="zoo_plugin_infoswap.convert:convert_irse50",
+            roles={"identity": RoleSpec(description="InfoSwap's IR-SE50 on 128 px (modules/)",
+                                        example="model_128_ir_se50.pth")},
+            description="InfoSwap's pretrained recognizer f(.) alone -> component folder (the trainer's "
+                        "identity_weights)",
+        )
+    )
 
 
 @hookimpl

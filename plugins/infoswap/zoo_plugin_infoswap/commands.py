@@ -13,11 +13,21 @@ import click
 from zoo_core.errors import InputError
 
 
-def _model(name: str, random_init: bool, seed: int) -> Any:
+def _model(name: str, random_init: bool, seed: int, identity_weights: str | None = None) -> Any:
+    """The model of ``--model``; with ``identity_weights`` built with random networks around
+    that recognizer (all the readout statistics depend on)."""
     import torch
 
     from zoo_core import hub, registry
 
+    if identity_weights is not None:
+        from zoo_plugin_infoswap.pretrained import load_recognizer
+
+        torch.manual_seed(seed)
+        model = registry.create_model(name).eval()
+        _family_check(model, name)
+        load_recognizer(model, identity_weights)
+        return model
     if random_init:
         torch.manual_seed(seed)
         click.echo(f"warning: {name} has random weights", err=True)
@@ -44,9 +54,12 @@ def infoswap_group() -> None:
 @click.option("--limit", type=int, default=10000, show_default=True, help="Photos to use (the supplement: 10k).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--random-init", is_flag=True, help="Start from random weights (pipeline tests only).")
+@click.option("--identity-weights", help="infoswap-irse50 component folder (zoo convert infoswap-irse50 ...): "
+              "the recognizer to compute the statistics with; the other networks get random weights, "
+              "and OUTPUT is what 'zoo train --set identity_weights=... readout_stats=OUTPUT' takes.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def stats_command(model_name: str, data: Path, output: Path, limit: int, batch_size: int, random_init: bool,
-                  seed: int) -> None:
+                  identity_weights: str | None, seed: int) -> None:
     """Compute the mean / std / active masks of R_1..R_11 over the photos of DATA."""
     import numpy as np
     import torch
@@ -57,7 +70,9 @@ def stats_command(model_name: str, data: Path, output: Path, limit: int, batch_s
 
     if limit < 2 or batch_size < 1:
         raise click.BadParameter("--limit must be >= 2 and --batch-size >= 1")
-    model = _model(model_name, random_init, seed)
+    if random_init and identity_weights is not None:
+        raise click.BadParameter("--random-init and --identity-weights exclude each other")
+    model = _model(model_name, random_init, seed, identity_weights)
     _family_check(model, model_name)
     paths = FaceFolder.scan(data).paths[:limit]
     size = model.config.output_size
@@ -67,7 +82,9 @@ def stats_command(model_name: str, data: Path, output: Path, limit: int, batch_s
             yield torch.from_numpy(np.stack([load_crop(p, size) for p in paths[start:start + batch_size]]))
 
     count = compute_readout_stats(model, batches())
-    save_pretrained(model, output, provenance={"readout_statistics": {"photos": count, "data": str(data)}})
+    recognizer = identity_weights or ("random-init" if random_init else model_name)
+    save_pretrained(model, output, provenance={"readout_statistics": {"photos": count, "data": str(data),
+                                                                      "recognizer": recognizer}})
     click.echo(f"readout statistics of {count} photos written to {output}")
 
 

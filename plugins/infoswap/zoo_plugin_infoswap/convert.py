@@ -24,10 +24,11 @@ import torch
 
 from zoo_core.convert import rename_checked, strip_wrapper_prefix
 from zoo_core.errors import WeightsError
+from zoo_core.nets.identity import build_identity_encoder
 from zoo_plugin_infoswap.config import InfoSwapConfig
 from zoo_plugin_infoswap.model import NUM_READOUT, build
 
-__all__ = ["NETWORK_ROLES", "convert_official", "readout_stats"]
+__all__ = ["NETWORK_ROLES", "convert_irse50", "convert_official", "readout_stats"]
 
 NETWORK_ROLES = {"generator": "generator.", "decoder": "decoder.", "iib": "iib.", "identity": "identity_encoder.backbone."}
 """Official role -> prefix of its keys in our state dict (keys are otherwise identical)."""
@@ -82,3 +83,13 @@ def convert_official(checkpoints: Mapping[str, Mapping[str, torch.Tensor]], conf
                                    f"{cfg.identity_input_size} px)")
             result[key] = value
     return result
+
+
+def convert_irse50(checkpoints: Mapping[str, Mapping[str, torch.Tensor]], config: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """``zoo convert infoswap-irse50 identity=model_128_ir_se50.pth``: the recognizer alone, as a
+    component folder (the official keys under ``backbone.``)."""
+    with torch.device("meta"):
+        expected = build_identity_encoder(config).state_dict()
+    mapping = {key[len("backbone."):]: key for key in expected}
+    return rename_checked("identity", strip_wrapper_prefix(checkpoints["identity"]), mapping, expected,
+                          _HINTS["identity"])

@@ -12,15 +12,22 @@ Choices where the papers differ or are silent (also in docs/models/infoswap.md):
   would make L_neg a function of L_pos alone.
 * The perceptual features of Y use lambda^t and the same eps^s as f^t (Alg. 1 line 33), not
   lambda^Y of Eq. 17, so both sides of Eq. 18 are filtered alike.
-* At 512 the decoder's first input is the image (target for f~^t, Y for f~(Y), X_s for the
-  cycle), encoded by the learned Conv4x4/2 (supplement Sec. 1.2).
+* At 512 the decoder's first input (level 0) is the image (target for f~^t, Y for f~(Y), X_s
+  for the cycle), encoded by the learned Conv4x4/2 (supplement Sec. 1.2, official demo).
+* L_per compares dec(f(Y)) with dec(f^t) detached, and the decoder's parameters take no
+  gradient from it (frozen for that pass, as the AII in the cycle pass of Alg. 1 lines 38-40):
+  otherwise the decoder, whose level 0 is a trainable conv on the image, could lower L_per by
+  shrinking its features instead of Y moving towards the target. The decoder is still trained
+  through the generation of Y by every loss. No official training code exists to follow.
+* The recognizer and the readout statistics must be pretrained (``zoo_plugin_infoswap.pretrained``).
 * Adam betas default to the printed (0.001, 0.999): a near-zero beta1 is the usual choice of
   GAN face swappers (FaceShifter, SimSwap use 0), so the print is read literally.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -34,6 +41,7 @@ from zoo_core.specs import ModelSpec
 from zoo_core.train.grid import swap_grid, unwrap
 from zoo_plugin_infoswap.config import InfoSwapConfig
 from zoo_plugin_infoswap.model import InfoSwap
+from zoo_plugin_infoswap.pretrained import check_sources, prepare
 
 
 class InfoSwapTrainConfig(BaseModel):
@@ -53,10 +61,33 @@ class InfoSwapTrainConfig(BaseModel):
     d_channels: int = Field(64, ge=1)
     d_layers: int = Field(3, ge=1)
     d_scales: int = Field(3, ge=1)
+    init: str | None = Field(None, description="InfoSwap folder to start every network from (zoo convert "
+                             "infoswap-512 ... of the official release, or an earlier run's final/)")
+    identity_weights: str | None = Field(None, description="infoswap-irse50 component folder (zoo convert "
+                                         "infoswap-irse50 identity=model_128_ir_se50.pth -o DIR)")
+    readout_stats: str | None = Field(None, description="InfoSwap folder with the readout statistics of that "
+                                      "recognizer (zoo infoswap stats --identity-weights DIR ...)")
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.cosine_similarity(a, b, dim=1)
+
+
+def icl_losses(z_y: torch.Tensor, z_s: torch.Tensor, z_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_pos = -cos<z~(Y), z~_s> (Eq. 10), L_neg = [cos<z~(Y), z~_t> - cos<z~_s, z~_t>]^2 (Eq. 11)."""
+    pos = -cosine(z_y, z_s).mean()
+    neg = ((cosine(z_y, z_t) - cosine(z_s, z_t)) ** 2).mean()
+    return pos, neg
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Parameters of ``module`` take no gradient inside the block (Alg. 1 lines 38-40)."""
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        module.requires_grad_(True)
 
 
 class InfoSwapTrainer:
@@ -81,9 +112,13 @@ class InfoSwapTrainer:
 
     def build_networks(self) -> dict[str, nn.Module]:
         c = self.config
+        check_sources(self.spec.name, c.init, c.identity_weights, c.readout_stats)
+        swapper = InfoSwap(self.spec, self.model_config)
+        prepare(swapper, c.init, c.identity_weights, c.readout_stats)
+        swapper.train()  # a module starts in training mode; InfoSwap.train keeps the IR-SE50 in eval (frozen BN)
         discriminator = MultiscaleDiscriminator(input_nc=3, ndf=c.d_channels, n_layers=c.d_layers,
                                                 norm_layer="batch", num_d=c.d_scales)
-        return {"swapper": InfoSwap(self.spec, self.model_config), "discriminator": discriminator}
+        return {"swapper": swapper, "discriminator": discriminator}
 
     def build_optimizers(self, networks: Mapping[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
         c = self.config
@@ -134,15 +169,12 @@ class InfoSwapTrainer:
         # (v) ICL on the compressed identity of Y (Eq. 9-11)
         _, feats_y = model.recognize(y)
         z_y, _ = self._compressed_identity(model, feats_y, model.controllers(feats_y))
-        pos = -cosine(z_y, zs).mean()
-        neg = ((cosine(z_y, zt) - cosine(zs, zt)) ** 2).mean()
+        pos, neg = icl_losses(z_y, zs, zt)
         ib = c.alpha * info + c.beta * (recog + pos + neg)
         # (vi) perceptual loss (Eq. 17-18)
-        f_y = [model.perceptual(r, lam, eps) for r, lam, eps in zip(feats_y, lam_t, eps_s, strict=False)]
-        attrs_y = self._decode(model, f_y, y)
-        per = sum(F.mse_loss(a, b_) for a, b_ in zip(attrs_y, attrs_t, strict=True)) / len(attrs_t)
+        per = self.perceptual_loss(model, feats_y, y, lam_t, eps_s, attrs_t)
         # (vii) cycle consistency with the AII frozen (Alg. 1 lines 37-41)
-        cyc = self._cycle_loss(model, feats, lambdas, xs, z_y, b)
+        cyc = self.cycle_loss(model, feats, lambdas, xs, z_y, b)
         # (viii) relativistic adversarial loss on (X_s, Y) pairs (Eq. 16)
         adv = relativistic_g_loss(discriminator(xs), discriminator(y), average=False)
         total = ib + c.beta_adv * adv + c.beta_per * per + c.beta_cyc * cyc
@@ -170,20 +202,30 @@ class InfoSwapTrainer:
             return model.decoder.features(feats)
         return model.decoder.features(feats, image=image)
 
-    def _cycle_loss(self, model: InfoSwap, feats: list[torch.Tensor], lambdas: list[torch.Tensor],
-                    xs: torch.Tensor, z_y: torch.Tensor, b: int) -> torch.Tensor:
-        """L_cyc = |X_s - AII(z~(Y), dec(f^s), dec(lambda^s))|_1 (Eq. 19-20)."""
+    def perceptual_loss(self, model: InfoSwap, feats_y: list[torch.Tensor], y: torch.Tensor,
+                        lam_t: list[torch.Tensor], eps_s: list[torch.Tensor],
+                        attrs_t: list[torch.Tensor]) -> torch.Tensor:
+        """L_per (Eq. 18): mean over the decoded levels of the mean squared difference between
+        dec(f(Y)) (Alg. 1 line 33) and the target's dec(f^t), detached; the decoder is frozen for
+        this pass, so the loss moves Y (and lambda^t), never the decoder's features."""
+        f_y = [model.perceptual(r, lam, eps) for r, lam, eps in zip(feats_y, lam_t, eps_s, strict=False)]
+        with frozen(model.decoder):
+            attrs_y = self._decode(model, f_y, y)
+        return sum(F.mse_loss(a, t.detach()) for a, t in zip(attrs_y, attrs_t, strict=True)) / len(attrs_t)
+
+    def cycle_loss(self, model: InfoSwap, feats: list[torch.Tensor], lambdas: list[torch.Tensor],
+                   xs: torch.Tensor, z_y: torch.Tensor, b: int) -> torch.Tensor:
+        """L_cyc = |X_s - AII(z~(Y), dec(f^s), dec(lambda^s))|_1 (Eq. 19-20): f~^s and lambda~^s
+        without gradient (Alg. 1 line 37), the AII frozen (lines 38-40), so the loss reaches the
+        networks only through z~(Y)."""
         with torch.no_grad():
             lam_s = [lam[:b] for lam in lambdas]
             eps_t = [model.source_noise(r[b:], r[:b], None) for r in feats[: len(lambdas)]]
             f_s = [model.perceptual(r[:b], lam, eps) for r, lam, eps in zip(feats, lam_s, eps_t, strict=False)]
             attrs_s = self._decode(model, f_s, xs)
             lam_s_dec = model.decoder.controllers(lam_s)
-        model.generator.requires_grad_(False)
-        try:
+        with frozen(model.generator):
             x_hat = model.generator(z_y, attrs_s, lam_s_dec)
-        finally:
-            model.generator.requires_grad_(True)
         return F.l1_loss(x_hat, xs)
 
     def sample_grid(self, batch: Mapping[str, torch.Tensor], networks: Mapping[str, nn.Module]) -> torch.Tensor:

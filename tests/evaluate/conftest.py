@@ -35,7 +35,7 @@ class FakeSwapper(torch.nn.Module):
         self.register_buffer("virtual", torch.zeros(1, 3, 128, 128) if virtual is None else
                              torch.from_numpy(virtual).permute(2, 0, 1)[None].float() / 255.0)
 
-    def swap(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def swap(self, source: torch.Tensor, target: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
         return (source if self.mode == "source" else target).clone()
 
     def identity(self, source: torch.Tensor) -> torch.Tensor:
@@ -76,6 +76,22 @@ def virtual_face(faces_dir: Path) -> np.ndarray:
     face = DlibDetector().detect(rgb)[0]
     template = Template("ffhq", np.asarray(TEMPLATES["ffhq"]["points"], dtype=np.float64))
     return align_face(rgb, face.landmarks, template, 128).crop
+
+
+@pytest.fixture(scope="session")
+def three_faces(faces_dir: Path) -> list[np.ndarray]:
+    """128 px ffhq-aligned crops of three different people (source, target, a third face)."""
+    from zoo_core.faces.align import Template, align_face
+    from zoo_core.faces.detect import DlibDetector
+    from zoo_core.faces.io import read_image
+    from zoo_core.faces.templates import TEMPLATES
+
+    template = Template("ffhq", np.asarray(TEMPLATES["ffhq"]["points"], dtype=np.float64))
+    crops = []
+    for identity in IDENTITIES[:3]:
+        rgb, _ = read_image(sorted((faces_dir / "deepface" / identity).glob("*.jpg"))[0])
+        crops.append(align_face(rgb, DlibDetector().detect(rgb)[0].landmarks, template, 128).crop)
+    return crops
 
 
 @pytest.fixture(scope="session")

@@ -67,8 +67,8 @@ def test_data_run_with_the_example_model(example_plugin, eval_data, tmp_path):
     assert model["label"] == "example-64" and model["weights"] == "random-init"
     assert data["setup"]["pairs_from"] == f"--data {eval_data.resolve()}" and data["setup"]["seed"] == 0
     metrics = model["metrics"]
-    assert set(metrics) == {"id-similarity", "id-discriminability", "id-retrieval", "reconstruction", "r-id",
-                            "deid-tar", "latency", "pose"}
+    assert set(metrics) == {"id-similarity", "id-discriminability", "id-retrieval", "identity-mfim", "reconstruction",
+                            "r-id", "deid-tar", "latency", "pose-pnp"}
     assert not metrics["r-id"]["applicable"] and not metrics["deid-tar"]["applicable"]
     assert 0 <= metrics["id-retrieval"]["values"]["top1_source"] <= 100
     assert metrics["reconstruction"]["values"]["self"]["l1"]["mean"] > 0.01  # random weights do not reconstruct

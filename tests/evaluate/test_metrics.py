@@ -69,6 +69,19 @@ def test_similarity_and_discriminability_from_angles():
     assert not dis["intervals_overlap"] and dis["discriminative"] and dis["gap"] > 0.4
 
 
+def test_identity_distance_is_the_l2_to_the_source():
+    metric = m.build_identity_distance()
+    assert metric.name == "identity-mfim" and not metric.higher_is_better
+    # swap (3, 4) with source (0, 0) and target (3, 4): distance 5 to the source, 0 to the target
+    metric.update(swap_record(0, [0.0, 0.0], [3.0, 4.0], [3.0, 4.0]))
+    # unnormalised embeddings: (2, 0) and (1, 0) point the same way but are 1 apart
+    metric.update(swap_record(1, [1.0, 0.0], [0.0, 1.0], [2.0, 0.0]))
+    result = metric.compute(context())
+    assert result.samples["l2"] == pytest.approx([5.0, 1.0])
+    assert result.values["l2"]["mean"] == pytest.approx(3.0) and result.summary["identity L2 ↓"] == "3.000"
+    assert not m.build_identity_distance().compute(context()).applicable
+
+
 def test_discriminability_detects_overlap():
     metric = m.build_identity_discriminability()
     # swaps halfway between source and target (the angle bisector of InfoSwap Fig. 3): equally similar
@@ -167,7 +180,7 @@ def test_head_pose_recovers_known_rotations(angles):
 
 def test_pose_error_is_the_rotation_between_swap_and_target():
     assert m.rotation_angle(rotation_from(0, 20, 0), rotation_from(0, -10, 0)) == pytest.approx(30)
-    metric = m.build_pose()
+    metric = m.build_pose_pnp()
     record = swap_record(0, unit(0), unit(1), unit(0))
     record.image_size = (640, 480)
     record.target_landmarks = project(rotation_from(0, 15, 0))

@@ -56,6 +56,14 @@ def test_retrieval_is_perfect_for_source_and_nil_for_target(fake_run):
     assert target.values["top1_source"] == 0.0 and target.values["top1_target"] == 100.0
 
 
+def test_identity_distance_on_real_faces(fake_run):
+    report, _, _ = fake_run
+    source = results(report, "fake-128.source")["identity-mfim"].samples["l2"]
+    target = results(report, "fake-128.target")["identity-mfim"].samples["l2"]
+    # the source's own face pasted on the target is nearer the source than the target's face, pair by pair
+    assert len(source) == len(target) == NUM_PAIRS and all(s < t for s, t in zip(source, target, strict=True))
+
+
 def test_discriminability_on_real_faces(fake_run):
     report, _, _ = fake_run
     source = results(report, "fake-128.source")["id-discriminability"].values
@@ -76,8 +84,8 @@ def test_reconstruction_pose_and_capabilities(fake_run):
     assert source["reconstruction"].values["same_identity"]["l1"]["mean"] > 0.05
     assert target["reconstruction"].values["same_identity"]["l1"]["mean"] == 0.0
     # pose: the target fake keeps the target's landmarks exactly, the source fake does not
-    assert target["pose"].values["angle_deg"]["mean"] == pytest.approx(0.0, abs=1e-6)
-    assert source["pose"].values["angle_deg"]["mean"] > 1.0
+    assert target["pose-pnp"].values["angle_deg"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert source["pose-pnp"].values["angle_deg"]["mean"] > 1.0
     # mix/deidentify only for the model that has the capability
     assert not target["r-id"].applicable and "'mix'" in target["r-id"].reason
     assert not target["deid-tar"].applicable and "'deidentify'" in target["deid-tar"].reason

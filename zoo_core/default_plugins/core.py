@@ -7,6 +7,7 @@ from zoo_core.evaluate.specs import METRIC_SPECS
 from zoo_core.faces.templates import TEMPLATES
 from zoo_core.hookspecs import Register, hookimpl
 from zoo_core.nets.flame_config import DECA_COARSE
+from zoo_core.nets.hopenet_config import HOPENET_ROBUST
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 from zoo_core.nets.stylegan2_config import CONFIG_F_SIZES, config_f
 from zoo_core.specs import ComponentSpec, ConverterSpec, RoleSpec, SourceFile
@@ -100,6 +101,12 @@ def register_components(register: Register) -> None:
         description="DECA's coarse encoder E_flame (ResNet-50 -> FLAME shape/expression/pose/camera/light "
         "parameters) on DECA's 224 px landmark crops; weights: zoo convert deca-flame-encoder model=deca_model.tar",
     ))
+    register(ComponentSpec(
+        name="hopenet", kind="head_pose_estimator", builder="zoo_core.nets.hopenet:build_hopenet",
+        default_config=HOPENET_ROBUST.model_dump(mode="json"),
+        description="Hopenet (Ruiz et al. 2018): ResNet-50 with 66-bin yaw/pitch/roll heads, degrees, on the official "
+        "widened-box 224 px crops; weights: zoo convert hopenet model=hopenet_robust_alpha1.pkl",
+    ))
     for size in CONFIG_F_SIZES:
         register(ComponentSpec(
             name=f"stylegan2-{size}", kind="generator", builder="zoo_core.nets.stylegan2:build_generator",
@@ -120,6 +127,12 @@ CONVERTERS: tuple[ConverterSpec, ...] = (
         name="deca-flame-encoder", target="deca-flame-encoder", function="zoo_core.nets.flame_encoder:convert_deca",
         roles={"model": RoleSpec(description="DECA's released model (yfeng95/DECA, data/)", example="deca_model.tar")},
         description="DECA deca_model.tar -> the E_flame FLAME-parameter regressor",
+    ),
+    ConverterSpec(
+        name="hopenet", target="hopenet", function="zoo_core.nets.hopenet:convert_hopenet",
+        roles={"model": RoleSpec(description="Hopenet's released state dict (natanielruiz/deep-head-pose README: "
+                                 "'300W-LP, alpha 1, robust to image quality')", example="hopenet_robust_alpha1.pkl")},
+        description="hopenet_robust_alpha1.pkl -> the Hopenet head-pose estimator (fc_finetune dropped: unused)",
     ),
     *(ConverterSpec(
         name=f"stylegan2-{size}-rosinality", target=f"stylegan2-{size}",

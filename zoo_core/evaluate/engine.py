@@ -38,6 +38,7 @@ from zoo_core.evaluate.recognizers import (
     EvaluationRecognizer,
     check_recognizer,
     check_recognizer_kind,
+    check_supervisors,
     load_recognizer,
 )
 from zoo_core.evaluate.specs import DEFAULT_METRICS
@@ -312,6 +313,8 @@ class Evaluator:
             raise ZooError(f"no usable pairs: every one of the {len(pairs.pairs)} pairs has a photo without a face "
                            f"({', '.join(sorted(photos.problems())[:3])}...)")
         built = {e.label: {n: self._build(n) for n in self.metric_names} for e in entries}
+        for entry in entries:
+            check_supervisors(built[entry.label], entry.model.spec)
         needs_identity = any("identity" in m.needs for metrics in built.values() for m in metrics.values())
         gallery = [(path, identity) for path, identity in pairs.gallery if photos.usable(path)]
         gallery_embeddings = None

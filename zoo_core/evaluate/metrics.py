@@ -252,7 +252,7 @@ def camera_matrix(image_size: tuple[int, int]) -> np.ndarray:
 def head_pose(landmarks68: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """The head rotation (3x3) from six of the 68 dlib landmarks: ``cv2.solvePnP`` (iterative,
     started from a frontal pose at the distance the eye corners imply) against
-    ``GENERIC_FACE_3D``. An offline approximation of the 3DMM pose the papers regress."""
+    ``GENERIC_FACE_3D``. An offline fallback: the papers estimate pose with Hopenet or a 3DMM."""
     import cv2
 
     points = np.asarray(landmarks68, dtype=np.float64)[list(POSE_LANDMARKS)]
@@ -370,6 +370,37 @@ class IdentitySimilarity(_Base):
                    f"{_pm(src_tgt)} (InfoSwap Table 3)"],
             samples={"swap_source": self.swap_source, "swap_target": self.swap_target,
                      "source_target": self.source_target},
+        )
+
+
+class IdentityDistance(_Base):
+    """MFIM Tables 2-4 "Identity": L2 distance between the recognizer's embeddings of the swap
+    and of the source (raw, not normalised), mean over the pairs."""
+
+    name = "identity-mfim"
+    higher_is_better = False
+    needs = frozenset({"swap", "identity"})
+
+    def __init__(self) -> None:
+        self.distances: list[float] = []
+
+    def update(self, record: EvaluationRecord) -> None:
+        if not isinstance(record, SwapRecord):
+            return
+        difference = np.asarray(record.swap_embedding, dtype=np.float64) - np.asarray(record.source_embedding, dtype=np.float64)
+        self.distances.append(float(np.linalg.norm(difference)))
+
+    def compute(self, context: EvaluationContext) -> MetricResult:
+        if not self.distances:
+            return MetricResult.not_applicable(self.name, "no pair with a face in both photos")
+        stats = describe_values(self.distances)
+        return MetricResult(
+            self.name, values={"l2": stats},
+            summary={"identity L2 ↓": f"{stats['mean']:.3f}"},
+            notes=[f"L2 distance of {context.recognizer} embeddings (unnormalised) of the pasted swap and the source "
+                   "photo, mean over the pairs (MFIM Tables 2-4 'Identity'; MFIM uses a VGGFace2 recognizer, whose "
+                   "feature scale differs: compare models here, not with the paper's digits)"],
+            samples={"l2": self.distances},
         )
 
 
@@ -621,11 +652,11 @@ class Latency(_Base):
 
 
 class PoseError(_Base):
-    """Head-pose error between swap and target (InfoSwap/StyleFace Table 1, MFIM Table 2 'pose'):
-    the angle between the rotations that ``cv2.solvePnP`` finds for their 68 dlib landmarks
-    against a generic 3D face; an offline approximation of the papers' 3DMM pose regressor."""
+    """Offline head-pose error between swap and target (no paper's protocol; the papers' are
+    ``pose-styleface``, ``pose-mfim`` and ``pose-infoswap``): the angle between the rotations
+    ``cv2.solvePnP`` finds for their 68 dlib landmarks against a generic 3D face."""
 
-    name = "pose"
+    name = "pose-pnp"
     higher_is_better = False
     needs = frozenset({"swap", "landmarks"})
 
@@ -657,8 +688,8 @@ class PoseError(_Base):
             notes=["mean angle between the head rotations of swap and target (both photos through the same paste-back, "
                    "the target with its own crop, so resampling is not counted as pose error): cv2.solvePnP of six of the 68 dlib "
                    "landmarks (nose tip, chin, outer eye corners, mouth corners) against a generic 3D face, "
-                   "camera focal = longer image side; an offline approximation of the 3DMM pose metric, not "
-                   "comparable to the papers' numbers"],
+                   "camera focal = longer image side; an offline fallback needing no weights, not any paper's "
+                   "protocol (those are pose-styleface, pose-mfim, pose-infoswap) and not comparable to their numbers"],
             samples={"angle_deg": self.angle},
         )
 
@@ -809,6 +840,10 @@ def build_identity_similarity() -> IdentitySimilarity:
     return IdentitySimilarity()
 
 
+def build_identity_distance() -> IdentityDistance:
+    return IdentityDistance()
+
+
 def build_identity_discriminability(ks: Sequence[float] = (1, 2, 3)) -> IdentityDiscriminability:
     return IdentityDiscriminability(ks)
 
@@ -833,7 +868,7 @@ def build_latency(pipeline_photos: int = 5) -> Latency:
     return Latency(pipeline_photos)
 
 
-def build_pose() -> PoseError:
+def build_pose_pnp() -> PoseError:
     return PoseError()
 
 

@@ -10,8 +10,6 @@ only the global or only the local source. R-Shape(lc) = 1 - R-Shape(gb).
 
 from __future__ import annotations
 
-import numpy as np
-
 from zoo_core.evaluate.flame_metrics import FlameParameterDistance
 from zoo_core.evaluate.metrics import (
     EvaluationContext,
@@ -30,16 +28,9 @@ class RelativeShape(FlameParameterDistance):
     capability = "mix"
 
     def __init__(self, weights: str | None, device: str = "cpu"):
-        super().__init__("r-shape", "shape", "source", weights, device)
+        super().__init__("r-shape", "shape", "source", weights, device,
+                         protocol="MFIM Sec. 4.4, Table 5 (the paper regresses with RingNet)")
         self.rows: dict[str, list[float]] = {"mix": [], "global": [], "local": []}
-
-    def _shape(self, crop: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-        """Shape parameters of a generated crop (the target's landmarks when no face is found)."""
-        landmarks = self._landmarks(crop)
-        if landmarks is None:
-            self.on_target_box += 1
-            landmarks = fallback
-        return self._parameters(crop, landmarks)["shape"]
 
     def update(self, record: EvaluationRecord) -> None:
         if not isinstance(record, MixRecord):
@@ -47,17 +38,17 @@ class RelativeShape(FlameParameterDistance):
         crops = (record.global_crop, record.local_crop, record.target_crop, record.mix_crop,
                  record.global_swap_crop, record.local_swap_crop)
         if any(c is None for c in crops):
-            self._skip("the mix record carries no crops")
+            self.skip("the mix record carries no crops")
             return
-        target_landmarks, _ = self._original(record.target, record.target_crop)
-        _, global_params = self._original(record.global_source, record.global_crop)
-        _, local_params = self._original(record.local_source, record.local_crop)
-        if target_landmarks is None or global_params is None or local_params is None:
-            self._skip("no face found on a target or source crop")
+        target_face, _ = self.original(record.target_crop)
+        _, global_params = self.original(record.global_crop)
+        _, local_params = self.original(record.local_crop)
+        if target_face is None or global_params is None or local_params is None:
+            self.skip("no face found on a target or source crop")
             return
         gb, lc = global_params["shape"], local_params["shape"]
         for row, crop in (("mix", record.mix_crop), ("global", record.global_swap_crop), ("local", record.local_swap_crop)):
-            self.rows[row].append(relative_distance(self._shape(crop, target_landmarks), gb, lc))
+            self.rows[row].append(relative_distance(self.generated(crop, target_face)["shape"], gb, lc))
 
     def compute(self, context: EvaluationContext) -> MetricResult:
         if not self.rows["mix"]:

@@ -14,18 +14,20 @@ runs them as one network batch).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, ZooWarning
 from zoo_core.evaluate.specs import DEFAULT_RECOGNIZER
 from zoo_core.faces.detect import Face
 
 __all__ = ["DEFAULT_RECOGNIZER", "EvaluationRecognizer", "Recognizer", "SamePersonRule", "check_recognizer",
-           "check_recognizer_kind", "cosine_matrix", "cosine_rows", "load_recognizer"]
+           "check_recognizer_kind", "check_supervisors", "cosine_matrix", "cosine_rows", "load_recognizer",
+           "training_networks"]
 
 
 @runtime_checkable
@@ -106,6 +108,27 @@ def check_recognizer(recognizer: str, spec: Any) -> None:
             f"with; evaluate with a different recognizer (the papers use CosFace), e.g. "
             f"--recognizer {DEFAULT_RECOGNIZER}"
         )
+
+
+def training_networks(spec: Any) -> frozenset[str]:
+    """Component names of the frozen networks whose outputs ``spec``'s model was trained to
+    match: its identity encoder and its declared ``supervisors`` (e.g. a 3DMM regressor)."""
+    names = {getattr(spec, "identity_encoder", None), *getattr(spec, "supervisors", ())}
+    return frozenset(name for name in names if name)
+
+
+def check_supervisors(metrics: Mapping[str, Any], spec: Any) -> None:
+    """One ``ZooWarning`` naming the metrics that measure with a network ``spec``'s model was
+    trained against (a metric's ``estimator``): the model is rewarded for fitting that network,
+    so those numbers flatter it (the papers measure with other networks)."""
+    trained = training_networks(spec)
+    flattered = {name: metric.estimator for name, metric in metrics.items() if getattr(metric, "estimator", "") in trained}
+    if flattered:
+        networks = ", ".join(sorted(set(flattered.values())))
+        warnings.warn(ZooWarning(
+            f"{', '.join(flattered)} on {spec.name}: measured with {networks}, which {spec.name} was trained to "
+            "match (its losses), so these numbers reward fitting that network; compare with care (the papers "
+            "measure with another estimator)"), stacklevel=2)
 
 
 def check_recognizer_kind(name: str) -> None:

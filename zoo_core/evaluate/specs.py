@@ -36,6 +36,14 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         paper="InfoSwap (CVPR 2021) Table 1, FaceShifter protocol; StyleFace Table 1 (ID)",
     ),
     MetricSpec(
+        name="identity-mfim",
+        builder=f"{_M}:build_identity_distance",
+        higher_is_better=False,
+        description="identity distance: L2 distance of the recognizer's (unnormalised) embeddings of swap and "
+        "source, mean over the pairs",
+        paper="MFIM (ECCV 2022) Tables 2-4 (Identity)",
+    ),
+    MetricSpec(
         name="reconstruction",
         builder=f"{_M}:build_reconstruction",
         higher_is_better=False,
@@ -76,12 +84,36 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         paper="StyleFace (ECCV 2022) Table 1, inference speed",
     ),
     MetricSpec(
-        name="pose",
-        builder=f"{_M}:build_pose",
+        name="pose-pnp",
+        builder=f"{_M}:build_pose_pnp",
         higher_is_better=False,
-        description="head-pose error (degrees) between swap and target: cv2.solvePnP of the 68 dlib "
-        "landmarks against a generic 3D face, an offline approximation of the 3DMM pose metric",
-        paper="InfoSwap Table 1, StyleFace Table 1, MFIM Table 2 (pose)",
+        description="offline head-pose fallback (no paper's protocol, no weights needed): angle (degrees) between "
+        "the head rotations cv2.solvePnP fits to the 68 dlib landmarks of swap and target",
+        paper="none (the papers' pose metrics are pose-styleface, pose-mfim, pose-infoswap)",
+    ),
+    MetricSpec(
+        name="pose-styleface",
+        builder="zoo_core.evaluate.pose_metrics:build_pose_styleface",
+        higher_is_better=False,
+        description="head-pose error: L2 distance of Hopenet's (yaw, pitch, roll) in degrees of swap and target "
+        "(needs Hopenet's converted weights: pose-styleface.weights=DIR)",
+        paper="StyleFace (ECCV 2022) Table 1 (Pose); MFIM (ECCV 2022) Tables 2-4 (Pose-HN)",
+    ),
+    MetricSpec(
+        name="pose-mfim",
+        builder="zoo_core.evaluate.flame_metrics:build_pose_mfim",
+        higher_is_better=False,
+        description="head-pose error: L2 distance of the 3DMM pose parameters (DECA's 6-d FLAME pose) of swap and "
+        "target (needs DECA's converted weights: pose-mfim.weights=DIR)",
+        paper="MFIM (ECCV 2022) Tables 2-4 (Pose)",
+    ),
+    MetricSpec(
+        name="pose-infoswap",
+        builder="zoo_core.evaluate.flame_metrics:build_pose_infoswap",
+        higher_is_better=False,
+        description="head-pose error: mean squared error of the 3D pose parameters (DECA's global rotation) of swap "
+        "and target (needs DECA's converted weights: pose-infoswap.weights=DIR)",
+        paper="InfoSwap (CVPR 2021) Table 1 (pose; 3DDFA-V2 in the paper)",
     ),
     MetricSpec(
         name="shape",
@@ -89,7 +121,7 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         higher_is_better=False,
         description="face-shape error: L2 distance of the FLAME shape parameters of swap and source "
         "(DECA's coarse encoder; needs its converted weights: shape.weights=DIR)",
-        paper="StyleFace (ECCV 2022) Table 1 (shape); MFIM (ECCV 2022) Tables 2 and 4 (Shape)",
+        paper="StyleFace (ECCV 2022) Table 1 (shape); MFIM (ECCV 2022) Tables 2-4 (Shape)",
     ),
     MetricSpec(
         name="expression",
@@ -97,7 +129,15 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         higher_is_better=False,
         description="expression error: L2 distance of the FLAME expression parameters of swap and target "
         "(DECA's coarse encoder; needs its converted weights: expression.weights=DIR)",
-        paper="InfoSwap Table 1, StyleFace Table 1, MFIM Tables 2 and 4 (Expression)",
+        paper="StyleFace (ECCV 2022) Table 1 (Exp.); MFIM (ECCV 2022) Tables 2-4 (Expression)",
+    ),
+    MetricSpec(
+        name="expression-infoswap",
+        builder="zoo_core.evaluate.flame_metrics:build_expression_infoswap",
+        higher_is_better=False,
+        description="expression error: mean squared error of the expression parameters (DECA's 50 FLAME "
+        "expression parameters) of swap and target (needs DECA's converted weights: expression-infoswap.weights=DIR)",
+        paper="InfoSwap (CVPR 2021) Table 1 (expression; 3DDFA-V2 in the paper)",
     ),
     MetricSpec(
         name="fid",
@@ -110,9 +150,10 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
 )
 """Every metric the core registers, in report order."""
 
-EXTERNAL_WEIGHTS_METRICS = frozenset({"fid", "shape", "expression", "r-shape"})
-"""Metrics that need weights from elsewhere (torch-fidelity's Inception, DECA's encoder)."""
+EXTERNAL_WEIGHTS_METRICS = frozenset({"fid", "shape", "expression", "r-shape", "pose-styleface", "pose-mfim",
+                                      "pose-infoswap", "expression-infoswap"})
+"""Metrics that need weights from elsewhere (torch-fidelity's Inception, DECA's encoder, Hopenet)."""
 
 DEFAULT_METRICS: tuple[str, ...] = tuple(spec.name for spec in METRIC_SPECS if spec.name not in EXTERNAL_WEIGHTS_METRICS)
 """What ``zoo evaluate`` computes without ``--metrics``: every metric that needs no external
-model (FID, shape and expression need weights from elsewhere, so they run only when asked)."""
+model (FID, the 3DMM and Hopenet metrics need weights from elsewhere, so they run only when asked)."""

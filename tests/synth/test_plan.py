@@ -153,3 +153,21 @@ def test_cli_plan_writes_rows_with_chains_compressions_and_segments(tmp_path, cl
     assert read_plan(plan) == rows
     bad = CliRunner().invoke(cli, [*args[:5], "--methods", "m1", "--perturb", "XX:9"])
     assert bad.exit_code == 1 and bad.output.startswith("error: --perturb 'XX:9'")
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no media")
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "m"])
+    assert result.exit_code == 1 and result.output == f"error: {empty}: no photos or videos found\n"
+    bad_plan = tmp_path / "bad.jsonl"
+    bad_plan.write_text('{"id": "x", "split": "train", "label": "fake", "target": {}, "output": "o.png"}\n{oops\n')
+    result = CliRunner().invoke(cli, ["synth", "run", str(bad_plan), "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 1 and result.output.startswith(f"error: {bad_plan}:2: not a JSON line")
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "m",
+                                      "--set", "other:ngf=4"])
+    assert result.exit_code == 2 and "METHOD:key=value" in result.output
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "m",
+                                      "--splits", "0.5,0.6,0"])
+    assert result.exit_code == 1 and "--splits '0.5,0.6,0': expected three non-negative fractions summing to 1" in result.output

@@ -30,6 +30,7 @@ from zoo_core.errors import ConfigError
 from zoo_core.nets.identity import build_identity_encoder
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
 from zoo_core.nets.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 from zoo_plugin_styleface.aae import AttributeExtractor, AttrInjection
 from zoo_plugin_styleface.config import LEVELS, StyleFaceConfig
@@ -183,13 +184,15 @@ class StyleFace(nn.Module):
     def _own_identity(self, target: Tensor, levels: Sequence[str]) -> Tensor | None:
         return None if len(levels) == len(LEVELS) else self.embed(target)[0]
 
-    def swap(self, source: Tensor, target: Tensor, levels: str | Sequence[str] | None = None) -> Tensor:
+    def swap(self, source: Tensor, target: Tensor, levels: str | Sequence[str] | None = None, *,
+             identity: Tensor | None = None) -> Tensor:
         """``target`` with the identity of ``source`` (``z_real``); ``levels`` swaps only some
-        of the low/mid/high codes, the others keep the target's own."""
+        of the low/mid/high codes, the others keep the target's own. ``identity``: a precomputed
+        ``self.identity(source)`` (FR and ω then do not run on the source)."""
         if source.shape[0] not in (1, target.shape[0]):
             raise ValueError(f"source batch {source.shape[0]} does not match target batch {target.shape[0]} (or 1)")
         chosen = parse_levels(levels)
-        z = self.embed(source)[0].expand(target.shape[0], -1, -1)
+        z = swap_identity(self, source, target, identity).view(target.shape[0], len(LEVELS), -1)
         own = self._own_identity(target, chosen)
         return self.generate(z if own is None else self.mix_levels(z, own, chosen), target)
 

@@ -198,3 +198,17 @@ def test_the_command_module_stays_light():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'numpy', 'cv2', 'dlib'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("metric", "hint"), [
+    ("pose-styleface", "zoo convert hopenet model=hopenet_robust_alpha1.pkl --output DIR"),
+    ("pose-mfim", "zoo convert deca-flame-encoder model=deca_model.tar --output DIR"),
+    ("pose-infoswap", "zoo convert deca-flame-encoder model=deca_model.tar --output DIR"),
+    ("expression-infoswap", "zoo convert deca-flame-encoder model=deca_model.tar --output DIR"),
+])
+def test_estimator_metrics_without_weights_are_one_line(example_plugin, eval_data, tmp_path, metric, hint):
+    result = run("--model", "example-64", "--random-init", "--data", str(eval_data), "--metrics", metric,
+                 "-o", str(tmp_path / "o"))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"error: {metric} needs the weights of ") and hint in result.stderr
+    assert f"--metric-option {metric}.weights=DIR" in result.stderr and not (tmp_path / "o").exists()

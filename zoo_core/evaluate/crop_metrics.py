@@ -179,9 +179,9 @@ class CropEstimateDistance:
         stats = describe_values(self.distances)
         notes = [self.definition]
         if self.on_target_box:
-            notes.append(f"{self.on_target_box} swaps had no detectable face and were measured with the target's face")
+            notes.append(f"{self.on_target_box} swaps had no detectable face and were measured with the target's face.")
         if self.skipped:
-            notes.append("skipped: " + "; ".join(f"{n} pairs ({reason})" for reason, n in self.skipped.items()))
+            notes.append("Skipped: " + "; ".join(f"{n} pairs ({reason})" for reason, n in self.skipped.items()) + ".")
         return MetricResult(
             self.name,
             values={self.reduction: stats, "pairs": len(self.distances), "reference": self.reference,

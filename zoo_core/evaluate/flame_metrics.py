@@ -49,7 +49,7 @@ class FlameParameterDistance(CropEstimateDistance):
         what = "L2 distance" if reduction == "l2" else "mean squared error (mean over the coordinates)"
         part = " (global rotation, axis-angle)" if group == "pose" and count == 3 else ""
         definition = (f"{what} of the FLAME {GROUP_NAMES[group]} parameters{part} ({size}-d) of swap and "
-                      f"{reference}, regressed by DECA's coarse encoder on DECA's landmark crops; {protocol}")
+                      f"{reference}, regressed by DECA's coarse encoder on DECA's landmark crops; {protocol}.")
         super().__init__(name, reference, reduction, label or f"{GROUP_NAMES[group]} ↓", definition)
 
     def estimate(self, crop: np.ndarray, face: Face) -> Estimate:

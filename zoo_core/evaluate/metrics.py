@@ -684,7 +684,7 @@ class PoseError(_Base):
             self.name,
             values={"angle_deg": angle, "pitch_abs_deg": float(axes[:, 0].mean()),
                     "yaw_abs_deg": float(axes[:, 1].mean()), "roll_abs_deg": float(axes[:, 2].mean())},
-            summary={"pose error (°) ↓": f"{angle['mean']:.2f}"},
+            summary={"pose (solvePnP, °) ↓": f"{angle['mean']:.2f}"},
             notes=["mean angle between the head rotations of swap and target (both photos through the same paste-back, "
                    "the target with its own crop, so resampling is not counted as pose error): cv2.solvePnP of six of the 68 dlib "
                    "landmarks (nose tip, chin, outer eye corners, mouth corners) against a generic 3D face, "

@@ -37,7 +37,7 @@ class HopenetPoseError(CropEstimateDistance):
         super().__init__(
             "pose-styleface", "target", "l2", "pose (Hopenet, °) ↓",
             "L2 distance of Hopenet's (yaw, pitch, roll) in degrees between swap and target (StyleFace Table 1 "
-            "'Pose', MFIM Tables 2-4 'Pose-HN'), official crop rule on dlib HOG boxes of the aligned crops",
+            "'Pose', MFIM Tables 2-4 'Pose-HN'), official crop rule on dlib HOG boxes of the aligned crops.",
         )
 
     def estimate(self, crop: np.ndarray, face: Face) -> Estimate:

@@ -24,7 +24,7 @@ def test_tiny_swap_identity_and_lambda_maps(tiny512):
     with torch.no_grad():
         out = tiny512.swap(x, x.flip(0), generator=torch.Generator().manual_seed(1))
         single = tiny512.swap(x[:1], x[1:], generator=torch.Generator().manual_seed(1))
-        code = tiny512.identity(x[:1])
+        code = tiny512.compressed_identity(x[:1])
         maps = tiny512.lambda_maps(x[:1])
     assert out.shape == x.shape and 0 <= out.min() and out.max() <= 1
     # seeded noise is reproducible, and a pair never depends on the rest of the batch

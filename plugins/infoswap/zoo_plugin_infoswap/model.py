@@ -24,6 +24,7 @@ from torch import nn
 
 from zoo_core.nets.identity import IdentityEncoder, IRSEBackbone, build_identity_encoder
 from zoo_core.nets.identity_config import IDENTITY_ENCODER_PRESETS
+from zoo_core.protocols import swap_identity
 from zoo_core.specs import ModelSpec
 from zoo_plugin_infoswap.aii import AII, init_weights
 from zoo_plugin_infoswap.config import IRSE50_UNITS, IRSE50_WIDTHS, InfoSwapConfig
@@ -152,11 +153,14 @@ class InfoSwap(nn.Module):
             attrs = self.decoder.features(feats, image=target)
         return self.generator(z_id, attrs, self.decoder.controllers(lambdas))
 
-    def _swap_pair(self, source: torch.Tensor, target: torch.Tensor, generator: Noise) -> torch.Tensor:
-        """The official inference on one batch of pairs (noise drawn in the official order)."""
-        b = source.shape[0]
-        x = torch.cat((source, target))
-        _, feats = self.recognize(x)
+    def _swap_pair(self, source_feats: Sequence[torch.Tensor], target: torch.Tensor, generator: Noise) -> torch.Tensor:
+        """The official inference on one batch of pairs (noise drawn in the official order) from
+        the sources' R_1..R_11 and the network-convention targets. Sources and targets go
+        through f(.) apart (the official code batches them; the same per sample), so a
+        precomputed source gives exactly the same swap."""
+        b = source_feats[0].shape[0]
+        _, target_feats = self.recognize(target)
+        feats = [torch.cat(pair) for pair in zip(source_feats, target_feats, strict=True)]
         lambdas = self.controllers(feats)
         z_id, perceptual = 0.0, []
         for i, lam in enumerate(lambdas):
@@ -167,18 +171,36 @@ class InfoSwap(nn.Module):
         z_id = z_id / len(lambdas)
         return self.generate(z_id, perceptual, [lam[b:] for lam in lambdas], target)
 
-    def swap(self, source: torch.Tensor, target: torch.Tensor, generator: Noise = None) -> torch.Tensor:
+    def swap(self, source: torch.Tensor, target: torch.Tensor, generator: Noise = None, *,
+             identity: torch.Tensor | None = None) -> torch.Tensor:
         """Put the identity of ``source`` into ``target``; pairs are computed one at a time, so a
-        result never depends on the rest of the batch (eps^s uses the source's statistics)."""
+        result never depends on the rest of the batch (eps^s uses the source's statistics).
+        ``identity``: a precomputed ``self.identity(source)`` (f(.) then runs on the targets only)."""
         self._check(source, "source")
         self._check(target, "target")
         if source.shape[0] != target.shape[0]:
             raise ValueError(f"source and target batch sizes differ: {source.shape[0]} and {target.shape[0]}")
-        outs = [self._swap_pair(self.to_network(s[None]), self.to_network(t[None]), generator)
-                for s, t in zip(source, target, strict=True)]
+        readouts = swap_identity(self, source, target, identity)
+        outs = [self._swap_pair(self.readouts(code[None]), self.to_network(t[None]), generator)
+                for code, t in zip(readouts, target, strict=True)]
         return self.from_network(torch.cat(outs))
 
-    def identity(self, source: torch.Tensor, generator: Noise = None) -> torch.Tensor:
+    def identity(self, source: torch.Tensor) -> torch.Tensor:
+        """The source's readouts R_1..R_11 of f(.), flattened and concatenated ``(N, D)``: all
+        the swap derives from the source with the recognizer before Eq. 4 draws fresh noise in
+        every swap (jointly with the target's, in the official order). The compressed code
+        ``z~_id`` is stochastic, so it is not what is reused; see ``compressed_identity``."""
+        self._check(source, "source")
+        _, feats = self.recognize(self.to_network(source))
+        return torch.cat([f.flatten(1) for f in feats], dim=1)
+
+    def readouts(self, identity: torch.Tensor) -> list[torch.Tensor]:
+        """``identity()``'s concatenation split back into R_1..R_11 ``(N, C_i, S_i, S_i)``."""
+        channels, sizes = self.config.feature_channels, self.config.feature_sizes
+        parts = identity.split([c * s * s for c, s in zip(channels, sizes, strict=True)], dim=1)
+        return [p.view(-1, c, s, s) for p, c, s in zip(parts, channels, sizes, strict=True)]
+
+    def compressed_identity(self, source: torch.Tensor, generator: Noise = None) -> torch.Tensor:
         """The compressed identity z~_id (Eq. 7), L2-normalised."""
         self._check(source, "source")
         _, feats = self.recognize(self.to_network(source))

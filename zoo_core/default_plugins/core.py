@@ -34,6 +34,11 @@ DECA_SOURCES = (SourceFile(
     instructions="register at https://flame.is.tue.mpg.de and accept the FLAME licence, then download "
     "deca_model.tar from the Google Drive link in yfeng95/DECA's README (data/)",
 ),)
+HOPENET_SOURCES = (SourceFile(
+    role="model", licence="Apache-2.0 (natanielruiz/deep-head-pose)",
+    instructions="download hopenet_robust_alpha1.pkl from the Google Drive link '300W-LP, alpha 1, robust to "
+    "image quality' in natanielruiz/deep-head-pose's README",
+),)
 # NVlabs/stylegan2-ada-pytorch README, "Pretrained networks": ffhq.pkl (FFHQ 1024, config-f). No
 # published sha256: it is recorded at the first download.
 STYLEGAN2_FFHQ_SOURCES = (SourceFile(
@@ -103,7 +108,7 @@ def register_components(register: Register) -> None:
     ))
     register(ComponentSpec(
         name="hopenet", kind="head_pose_estimator", builder="zoo_core.nets.hopenet:build_hopenet",
-        default_config=HOPENET_ROBUST.model_dump(mode="json"),
+        default_config=HOPENET_ROBUST.model_dump(mode="json"), sources=HOPENET_SOURCES,
         description="Hopenet (Ruiz et al. 2018): ResNet-50 with 66-bin yaw/pitch/roll heads, degrees, on the official "
         "widened-box 224 px crops; weights: zoo convert hopenet model=hopenet_robust_alpha1.pkl",
     ))

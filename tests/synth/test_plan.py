@@ -122,20 +122,20 @@ def test_ffpp_split_files_give_both_swaps_of_each_pair(tmp_path):
         build_plan(root, PlanSettings(methods=["m"], ffpp_splits=splits))
 
 
-def test_cli_plan_writes_rows_with_chains_compressions_and_segments(tmp_path, clip):
+def test_cli_plan_writes_rows_with_chains_compressions_and_segments(plugins, tmp_path, clip):
     root = tmp_path / "src"
     for name in ("a", "b", "c", "d"):
         (root / name).mkdir(parents=True)
         (root / name / "p.jpg").touch()
     shutil.copy(clip, root / "a" / "v.mp4")
     plan = tmp_path / "plan.jsonl"
-    args = ["synth", "plan", str(root), "-o", str(plan), "--methods", "m1,m2", "--splits", "1,0,0", "--videos",
+    args = ["synth", "plan", str(root), "-o", str(plan), "--methods", "graphics-512,simswap-224", "--splits", "1,0,0", "--videos",
             "--compression", "c0", "--compression", "c40", "--perturb", "CS:2+VC:1", "--perturb", "mix:2",
             "--segment", "auto", "--seed", "4"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     rows = read_plan(plan)
-    assert {r["compression"] for r in rows} == {"c0", "c40"} and {r["method"] for r in rows} == {"m1", "m2"}
+    assert {r["compression"] for r in rows} == {"c0", "c40"} and {r["method"] for r in rows} == {"graphics-512", "simswap-224"}
     for row in rows:
         video = row["target"]["video"]
         kinds = [kind for kind, _ in row["perturbations"]]
@@ -151,23 +151,26 @@ def test_cli_plan_writes_rows_with_chains_compressions_and_segments(tmp_path, cl
             assert row["segment"] is None and row["output"].endswith(".png" if row["compression"] == "c0" else ".jpg")
     result = CliRunner().invoke(cli, args)  # regenerated: the same rows
     assert read_plan(plan) == rows
-    bad = CliRunner().invoke(cli, [*args[:5], "--methods", "m1", "--perturb", "XX:9"])
+    bad = CliRunner().invoke(cli, [*args[:5], "--methods", "graphics-512", "--perturb", "XX:9"])
     assert bad.exit_code == 1 and bad.output.startswith("error: --perturb 'XX:9'")
 
 
-def test_bad_inputs_are_one_line_errors(tmp_path):
+def test_bad_inputs_are_one_line_errors(plugins, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no media")
-    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "m"])
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "graphics-512"])
     assert result.exit_code == 1 and result.output == f"error: {empty}: no photos or videos found\n"
     bad_plan = tmp_path / "bad.jsonl"
     bad_plan.write_text('{"id": "x", "split": "train", "label": "fake", "target": {}, "output": "o.png"}\n{oops\n')
     result = CliRunner().invoke(cli, ["synth", "run", str(bad_plan), "-o", str(tmp_path / "ds")])
     assert result.exit_code == 1 and result.output.startswith(f"error: {bad_plan}:2: not a JSON line")
-    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "m",
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "graphics-512",
                                       "--set", "other:ngf=4"])
     assert result.exit_code == 2 and "METHOD:key=value" in result.output
-    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "m",
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "graphics-512",
                                       "--splits", "0.5,0.6,0"])
     assert result.exit_code == 1 and "--splits '0.5,0.6,0': expected three non-negative fractions summing to 1" in result.output
+    result = CliRunner().invoke(cli, ["synth", "plan", str(empty), "-o", str(tmp_path / "p.jsonl"), "--methods", "graphics-512,nope-1"])
+    assert result.exit_code == 1 and result.output.startswith("error: unknown model 'nope-1'")
+    assert not (tmp_path / "p.jsonl").exists()

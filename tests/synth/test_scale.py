@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from zoo_core.cli import cli
 from zoo_core.synth.plan import read_plan
 
 from .conftest import TINY_SIMSWAP, zoo
@@ -18,8 +21,9 @@ from .conftest import TINY_SIMSWAP, zoo
 
 def tiny_plan(people: Path, path: Path, *options: str) -> list[dict]:
     overrides = [a for item in TINY_SIMSWAP for a in ("--set", item)]
-    zoo("synth", "plan", str(people), "-o", str(path), "--methods", "simswap-224", "--random-init", *overrides,
-        "--splits", "1,0,0", "--seed", "9", *options)
+    result = CliRunner().invoke(cli, ["synth", "plan", str(people), "-o", str(path), "--methods", "simswap-224",
+                                      "--random-init", *overrides, "--splits", "1,0,0", "--seed", "9", *options])
+    assert result.exit_code == 0, result.output
     return read_plan(path)
 
 
@@ -34,9 +38,9 @@ def manifest_lines(dataset: Path) -> list[dict]:
     return lines
 
 
-def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(people, tmp_path):
+def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(plugins, people, tmp_path):
     plan = tmp_path / "plan.jsonl"
-    rows = tiny_plan(people, plan, "--pairs-per-identity", "4", "--real", "--perturb", "none", "--perturb", "GNC:2")
+    rows = tiny_plan(people, plan, "--pairs-per-identity", "3", "--real", "--perturb", "GNC:2")
     dataset = tmp_path / "ds"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     process = subprocess.Popen([sys.executable, "-m", "zoo_core", "synth", "run", str(plan), "-o", str(dataset),
@@ -56,7 +60,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(people, tmp_pa
     assert sorted(done) == sorted(r["id"] for r in rows)  # every row once: none lost, none rendered twice
 
 
-def test_two_process_accelerate_launch_splits_the_plan(people, tmp_path):
+def test_two_process_accelerate_launch_splits_the_plan(plugins, people, tmp_path):
     plan = tmp_path / "plan.jsonl"
     rows = tiny_plan(people, plan)
     dataset = tmp_path / "ds"

@@ -22,10 +22,16 @@ def synth_group() -> None:
 
 
 def _split_methods(values: tuple[str, ...]) -> list[str]:
-    methods = [m for value in values for m in value.split(",") if m]
+    """The registered swap models of ``--methods`` (an unknown one is a one-line error)."""
+    from zoo_core.factory import check_capability
+    from zoo_core.registry import get_model_spec
+
+    methods = list(dict.fromkeys(m for value in values for m in value.split(",") if m))
     if not methods:
         raise click.BadParameter("expected at least one model name", param_hint="--methods")
-    return list(dict.fromkeys(methods))
+    for method in methods:
+        check_capability(method, get_model_spec(method), "swap")
+    return methods
 
 
 def _model_configs(items: tuple[str, ...], methods: list[str]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.errors import NoFaceError, ZooError
+from zoo_core.errors import NoFaceError, ZooError, describe_error
 from zoo_core.faces.align import AlignedFace, Template, align_face, get_template
 from zoo_core.faces.detect import Detector, create_detector
 from zoo_core.faces.io import ImageInfo, read_image
@@ -54,8 +54,10 @@ class Preparer:
     def __call__(self, row: dict[str, Any]) -> Prepared:
         try:
             return self.prepare(row)
-        except (ZooError, OSError) as error:
+        except ZooError as error:
             return Prepared(row, [], [], error=" ".join(str(error).split()))
+        except Exception as error:  # noqa: BLE001 - any failure is the row's, never the run's
+            return Prepared(row, [], [], error=describe_error(error))
 
     def prepare(self, row: dict[str, Any]) -> Prepared:
         root = Path(row["root"])

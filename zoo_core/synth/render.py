@@ -135,7 +135,8 @@ class Renderer:
         faces: list[dict[str, Any]] = []
         remaining = iter(crops)
         for index, (frame, aligned) in enumerate(zip(item.frames, item.aligned, strict=True)):
-            masks.append(mask_image(frame.shape, [] if aligned is None else [aligned]))
+            if self.model is not None:
+                masks.append(mask_image(frame.shape, [] if aligned is None else [aligned]))
             if aligned is not None:
                 frame = paste_back(frame, next(remaining), aligned.matrix, points=aligned.points)
                 faces.append(self.face_record(index, aligned, item.boxes[index] if item.boxes else None))

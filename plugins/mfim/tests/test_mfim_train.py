@@ -1,6 +1,6 @@
-"""MFIM's Trainer: Table 4 presets, every loss finite with gradients reaching the encoder only
-(generator frozen) or both (fine-tuned), and a few dozen steps on real faces lower the
-reconstruction loss."""
+"""MFIM's Trainer: the Table 4 presets switch style maps and 3DMM losses, every loss term is the
+paper's formula (Eq. 1-6, written out here) with gradients reaching the encoder only (generator
+frozen) or both (fine-tuned), and a few dozen steps on real faces lower the reconstruction loss."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 from mfim_tiny import TINY
+from zoo_plugin_mfim.deca_crop import deca_crop_aligned
 from zoo_plugin_mfim.model import generator_config
-from zoo_plugin_mfim.train import PRESETS, MFIMTrainConfig, MFIMTrainer
+from zoo_plugin_mfim.train import MFIMTrainConfig, MFIMTrainer
 
 from zoo_core import registry
 from zoo_core.nets.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
@@ -42,22 +43,109 @@ def batch(n: int = 2) -> dict[str, torch.Tensor]:
     return {"source": torch.rand(n, 3, 64, 64, generator=g), "target": torch.rand(n, 3, 64, 64, generator=g)}
 
 
-def test_presets_follow_table_4(mfim_plugin):
-    assert list(PRESETS) == ["A", "B", "C", "D", "E"]
-    enabled = {name: [k for k, v in p.items() if v] for name, p in PRESETS.items()}
-    assert enabled == {"A": [], "B": ["style_maps"], "C": ["style_maps", "shape"],
-                       "D": ["style_maps", "shape", "pose"], "E": ["style_maps", "shape", "pose", "exp"]}
-    a = make_trainer(mfim_plugin, preset="A")
-    assert not a.model_config.style_maps and a.flame is None
-    c = make_trainer(mfim_plugin, preset="C")
-    assert c.weights == {"shape": 1.0, "pose": 0.0, "exp": 0.0}
-    assert MFIMTrainConfig().preset == "E"
+LAMBDAS = {"lambda_id": 0.3, "lambda_recon": 0.7, "lambda_adv": 0.11, "lambda_r1": 0.4, "r1_gamma": 6.0,
+           "lambda_shape": 1.3, "lambda_pose": 1.7, "lambda_exp": 2.3}
+"""Distinct weights: a term counted with another term's weight changes the total."""
+
+TABLE_4 = {"A": (False, ()), "B": (True, ()), "C": (True, ("shape",)), "D": (True, ("shape", "pose")),
+           "E": (True, ("shape", "pose", "exp"))}
+"""The rows of the paper's Table 4: style maps used, and the 3DMM losses added so far."""
+
+
+def _cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
+
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    return torch.log1p(torch.exp(x))
+
+
+def expected_generator_losses(trainer: MFIMTrainer, networks: dict, b: dict, terms: tuple[str, ...]) -> dict:
+    """Eq. 1-6 written out for the swap of ``b["source"]`` into ``b["target"]`` (64 px: no resize);
+    R, LPIPS (whose own formula test_mfim_lpips checks), D and DECA are the trainer's networks."""
+    source, target = b["source"], b["target"]
+    with torch.no_grad():
+        swap = networks["swapper"](source, target)
+        out = {
+            "identity": (1 - _cos(trainer.identity(swap), trainer.identity(source))).mean(),  # Eq. 1
+            "l1": (swap - target).abs().mean(),  # Eq. 2
+            "lpips": trainer.lpips(swap * 2 - 1, target * 2 - 1).mean(),
+            "adversarial": _softplus(-networks["discriminator"](swap * 2 - 1)).mean(),  # -log sigmoid D(G)
+        }
+        size = FLAME_TINY["image_size"]
+        images = {"swap": swap, "source": source, "target": target} if terms else {}
+        params = {name: trainer.flame.encode(deca_crop_aligned(x, size)) for name, x in images.items()}
+        reference = {"shape": "source", "pose": "target", "exp": "target"}  # Eq. 3-5
+        for name in terms:
+            out[name] = (params["swap"][name] - params[reference[name]][name]).pow(2).sum(dim=1).sqrt().mean()
+    return {**out, "total": eq6(out, terms)}
+
+
+def eq6(values: dict, terms: tuple[str, ...]) -> torch.Tensor:
+    """Eq. 6 without L_R1 (the discriminator's) over the 3DMM ``terms`` of a Table 4 row."""
+    return (LAMBDAS["lambda_id"] * values["identity"] + LAMBDAS["lambda_recon"] * (values["l1"] + values["lpips"])
+            + LAMBDAS["lambda_adv"] * values["adversarial"] + sum(LAMBDAS[f"lambda_{n}"] * values[n] for n in terms))
+
+
+def expected_discriminator_losses(trainer: MFIMTrainer, networks: dict, b: dict) -> dict:
+    """Logistic loss on real targets and the swap, R1 = gamma / 2 E ||grad_x D(x)||^2 on the reals."""
+    discriminator = networks["discriminator"]
+    real = (b["target"] * 2 - 1).requires_grad_(True)
+    logits = discriminator(real)
+    (grad,) = torch.autograd.grad(logits.sum(), real)
+    with torch.no_grad():
+        swap = networks["swapper"](b["source"], b["target"])
+        logistic = _softplus(-logits).mean() + _softplus(discriminator(swap * 2 - 1)).mean()
+    r1 = LAMBDAS["r1_gamma"] / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean()
+    return {"logistic": logistic, "r1": r1, "total": logistic + LAMBDAS["lambda_r1"] * r1}
+
+
+def _close(actual: torch.Tensor, expected: torch.Tensor, name: str) -> None:
+    torch.testing.assert_close(actual.detach(), expected.detach(), rtol=1e-4, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+
+def _noise_inputs(networks: dict, source: torch.Tensor, targets: tuple[torch.Tensor, ...], monkeypatch) -> list:
+    """The generator's noise inputs in a swap of ``source`` into each target (M2M given weights:
+    it starts at zero) and the generator's own noise buffers."""
+    model = networks["swapper"]
+    generator = model.generator
+    seen: list[list[torch.Tensor]] = []
+    synthesis = generator.synthesis
+    monkeypatch.setattr(generator, "synthesis", lambda *a, **kw: seen.append(kw["noise"]) or synthesis(*a, **kw))
+    with torch.no_grad():
+        for block in model.encoder.m2m:
+            torch.nn.init.normal_(block.conv2.weight, std=0.1)
+        for target in targets:
+            model(source, target)
+    return [seen, [getattr(generator.noises, f"noise_{i}") for i in range(generator.num_layers)]]
+
+
+def test_presets_switch_the_table_4_components(mfim_plugin, monkeypatch):
+    b = batch(1)
+    built: dict[bool, dict] = {}
+    for preset, (maps, terms) in TABLE_4.items():
+        torch.manual_seed(0)
+        trainer = make_trainer(mfim_plugin, preset=preset, **LAMBDAS)
+        if maps not in built:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                built[maps] = networks = trainer.build_networks()
+            (first, second), own = _noise_inputs(networks, b["source"], (b["target"], b["source"]), monkeypatch)
+            from_target = [i for i, noise in enumerate(first) if noise is not own[i]]
+            if maps:  # style maps replace noise inputs and follow the target
+                assert from_target and all(not torch.equal(first[i], second[i]) for i in from_target), preset
+            else:
+                assert not from_target, preset
+        with torch.no_grad():
+            losses, _ = trainer.generator_losses(b, built[maps])
+        assert {"shape", "pose", "exp"} & set(losses) == set(terms), preset
+        _close(losses["total"], eq6(losses, terms), preset)  # each term's own formula: the next test
 
 
 @pytest.mark.parametrize("frozen", [True, False])
-def test_losses_are_finite_and_reach_the_right_networks(mfim_plugin, frozen):
+def test_losses_follow_eq_1_to_6_and_reach_the_right_networks(mfim_plugin, frozen):
     torch.manual_seed(0)
-    trainer = make_trainer(mfim_plugin, {"freeze_generator": frozen})
+    trainer = make_trainer(mfim_plugin, {"freeze_generator": frozen}, **LAMBDAS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         networks = trainer.build_networks()
@@ -67,8 +155,10 @@ def test_losses_are_finite_and_reach_the_right_networks(mfim_plugin, frozen):
             if name.endswith("noise.weight"):
                 parameter.fill_(0.1)
     losses = trainer.step("generator", batch(), networks, 0)
+    expected = expected_generator_losses(trainer, networks, batch(), ("shape", "pose", "exp"))  # default: E
     for key in ("total", "identity", "l1", "lpips", "adversarial", "shape", "pose", "exp"):
         assert torch.isfinite(losses[key]), key
+        _close(losses[key], expected[key], key)
     losses["total"].backward()
     for name in ("body", "styles", "m2m", "latlayer1"):
         grads = [p.grad for n, p in model.encoder.named_parameters() if n.startswith(name) and p.grad is not None]
@@ -82,6 +172,8 @@ def test_losses_are_finite_and_reach_the_right_networks(mfim_plugin, frozen):
     assert (id(model.generator.convs[0].conv.weight) in optimized) is not frozen
     d_losses = trainer.step("discriminator", batch(), networks, 0)
     assert all(torch.isfinite(d_losses[k]) for k in ("total", "logistic", "r1"))
+    for key, value in expected_discriminator_losses(trainer, networks, batch()).items():
+        _close(d_losses[key], value, key)
     d_losses["total"].backward()
     assert all(p.grad is not None for p in networks["discriminator"].parameters())
 

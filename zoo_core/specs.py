@@ -181,6 +181,10 @@ class ModelSpec(_Spec):
     capabilities: frozenset[str] = frozenset({"swap"})
     template: str = Field(description="alignment template name of the face crops the model takes")
     identity_encoder: str | None = Field(None, description="component name of the identity encoder")
+    supervisors: tuple[str, ...] = Field(
+        (), description="other networks its training losses fit (e.g. a 3DMM regressor): metrics measured "
+        "with them reward fitting the supervisor, and evaluation warns"
+    )
     default_config: dict[str, Any] = Field(default_factory=dict)
     weights: WeightsSpec | None = None
     needs_weights: bool = Field(

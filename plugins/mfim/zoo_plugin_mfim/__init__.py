@@ -27,6 +27,7 @@ def register_models(register: Register) -> None:
             capabilities=frozenset({"swap", "mix"}),
             template="ffhq",
             identity_encoder="pixel2style2pixel-irse50",
+            supervisors=("deca-flame-encoder",),  # its 3DMM supervision (shape, pose, expression) fits DECA
             default_config=CONFIG_1024.model_dump(),
             paper=PAPER,
             license="other",

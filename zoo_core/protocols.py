@@ -148,7 +148,8 @@ class Trainer(Protocol):
         """Run one phase on one batch; return named scalar losses, "total" being optimised.
 
         ``batch``: "source", "target" (N, 3, R, R) in [0, 1], "same" (N,) bool (same identity),
-        "source_id", "target_id" (N,) identity indices.
+        "source_id", "target_id" (N,) identity indices; with ``sampler_options["positives"]``
+        also "source_positive" (N, 3, R, R), another photo of each source's identity.
         """
         ...
 

@@ -73,6 +73,27 @@ def test_styleface_warmup_from_all_same_to_half(folder):
     assert abs(sampler.pairs(1000)[2].mean() - 0.5) < 0.08
 
 
+def test_warmup_counts_optimizer_steps_from_its_start(folder):
+    """The warm-up starts at ``start_step`` (after a pre-training stage) and counts optimizer
+    steps: with 4 micro-batches per step, micro-batch 4 * s belongs to step s."""
+    sampler = WarmupSampler(folder, batch_size=400, seed=0, warmup_steps=100, start_step=20, micro_batches=4)
+    assert [sampler.same_ratio(s) for s in (0, 20, 70, 120, 500)] == [1.0, 1.0, 0.75, 0.5, 0.5]
+    assert sampler.pairs(4 * 20 + 3)[2].all()  # the last micro-batch of step 20: still all same
+    assert abs(sampler.pairs(4 * 70)[2].mean() - 0.75) < 0.08  # not 1 - 0.5 * 260 / 100 (micro-batches)
+
+
+def test_second_photos_are_other_photos_of_the_sources_identity(folder):
+    sampler = PairSampler(folder, batch_size=64, seed=0, positives=True)
+    sources, targets, same = sampler.pairs(3)
+    photos = sampler.second_photos(sources, 3)
+    assert np.array_equal(identities(folder, photos), identities(folder, sources))
+    alone = identities(folder, sources) == folder.names.index("d")  # one photo: itself
+    assert np.array_equal(photos[alone], sources[alone]) and np.all(photos[~alone] != sources[~alone])
+    assert np.array_equal(photos, sampler.second_photos(sources, 3))  # deterministic
+    again = sampler.pairs(3)  # drawing them leaves the pairs as they were
+    assert all(np.array_equal(a, b) for a, b in zip((sources, targets, same), again, strict=True))
+
+
 def test_facke_identity_groups(folder):
     sampler = IdentityGroupSampler(folder, batch_size=8, seed=0, group=2, ratio=0.5)
     sources, targets, same = sampler.pairs(5)

@@ -113,10 +113,13 @@ class StepBatches(torch.utils.data.Dataset):
         sources, targets, same = self.sampler.pairs(index, self.process)
         load = lambda indices: torch.from_numpy(np.stack([load_crop(self.data.paths[i], self.size) for i in indices]))  # noqa: E731
         ids = np.asarray(self.data.identities)
-        return {
+        batch = {
             "source": load(sources), "target": load(targets), "same": torch.from_numpy(same),
             "source_id": torch.from_numpy(ids[sources]), "target_id": torch.from_numpy(ids[targets]),
         }
+        if self.sampler.positives:
+            batch["source_positive"] = load(self.sampler.second_photos(sources, index, self.process))
+        return batch
 
 
 def _has_gpu() -> bool:
@@ -234,7 +237,8 @@ class Engine:
         self.state = TrainingState()
         self.data = FaceFolder.scan(options.data)
         sampler_class = SAMPLERS[self.trainer.sampler]
-        self.sampler = sampler_class(self.data, options.batch_size, options.seed, **dict(self.trainer.sampler_options))
+        self.sampler = sampler_class(self.data, options.batch_size, options.seed, micro_batches=options.grad_accum,
+                                     **dict(self.trainer.sampler_options))
 
     @property
     def main(self) -> bool:

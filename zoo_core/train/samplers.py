@@ -1,9 +1,11 @@
 """Pair schedules of the papers, as deterministic functions of (seed, step, process).
 
-Each sampler returns, for one training step, ``batch_size`` pairs ``(source, target)`` of photo
-indices and whether each pair is same-identity. Because a step's batch depends only on the
-seed, the step and the process index, resuming at step ``s`` continues with exactly the batch
-an uninterrupted run would have drawn, and every process draws different data.
+Each sampler returns, for one micro-batch, ``batch_size`` pairs ``(source, target)`` of photo
+indices and whether each pair is same-identity. Because a micro-batch depends only on the
+seed, its index and the process index, resuming at step ``s`` continues with exactly the batch
+an uninterrupted run would have drawn, and every process draws different data. With
+``micro_batches`` (gradient accumulation) micro-batches per optimizer step, schedules such as
+``same_ratio`` follow the optimizer step ``index // micro_batches``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ def _rng(seed: int, step: int, process: int) -> np.random.Generator:
 
 @dataclass
 class PairSampler:
-    """Base: pairs with a same-identity probability given by ``same_ratio(step)``."""
+    """Base: pairs with a same-identity probability given by ``same_ratio(step)``.
+
+    ``positives``: batches also hold ``second_photos`` of the sources (StyleFace's X^{j'}).
+    """
 
     data: FaceFolder
     batch_size: int
     seed: int = 0
+    micro_batches: int = 1
+    positives: bool = False
 
     def __post_init__(self) -> None:
         self.groups = self.data.by_identity()
@@ -37,10 +44,22 @@ class PairSampler:
     def same_ratio(self, step: int) -> float:
         return 0.5
 
-    def pairs(self, step: int, process: int = 0) -> Pairs:
-        rng = _rng(self.seed, step, process)
-        same = rng.random(self.batch_size) < self.same_ratio(step)
+    def pairs(self, index: int, process: int = 0) -> Pairs:
+        """The pairs of micro-batch ``index``."""
+        rng = _rng(self.seed, index, process)
+        same = rng.random(self.batch_size) < self.same_ratio(index // self.micro_batches)
         return self._draw(rng, same)
+
+    def second_photos(self, sources: np.ndarray, index: int, process: int = 0) -> np.ndarray:
+        """Another photo of each source's identity (the source itself when its identity has one
+        photo), from a stream of its own: the pairs of ``index`` do not change."""
+        rng = np.random.default_rng([self.seed, index, process, 1])
+        identities = self.data.identities
+        photos = np.empty_like(sources)
+        for i, source in enumerate(sources):
+            others = [p for p in self.groups[identities[source]] if p != source]
+            photos[i] = rng.choice(others) if others else source
+        return photos
 
     def _draw(self, rng: np.random.Generator, same: np.ndarray) -> Pairs:
         sources = np.empty(len(same), dtype=np.int64)
@@ -69,13 +88,15 @@ class AlternatingSampler(PairSampler):
 
 @dataclass
 class WarmupSampler(PairSampler):
-    """StyleFace: the share of same-identity pairs falls linearly from 100% to 50% over
-    ``warmup_steps``, then stays at 50%."""
+    """StyleFace: the share of same-identity pairs is 100% until ``start_step``, falls linearly
+    to 50% over the next ``warmup_steps`` optimizer steps, then stays at 50%."""
 
     warmup_steps: int = 10_000
+    start_step: int = 0
 
     def same_ratio(self, step: int) -> float:
-        return 1.0 - 0.5 * min(1.0, step / max(1, self.warmup_steps))
+        progress = (step - self.start_step) / max(1, self.warmup_steps)
+        return 1.0 - 0.5 * min(1.0, max(0.0, progress))
 
 
 @dataclass

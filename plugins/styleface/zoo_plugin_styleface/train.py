@@ -3,17 +3,20 @@
 L_total = L_GAN + L_c + L_mask + L_FM + 10 L_rec + 5 L_ICL + 1e-4 L_KL (Eq. 12), StyleGAN2's
 non-saturating GAN loss with R1 (gamma 10, lazy every 16 discriminator steps, as StyleGAN2
 config-f), Adam betas (0, 0.99), lr 1e-4 for the generator, AAE and AttrInjection, 1e-6 for
-the identity projector (ω and the mapping network f: θ of Eq. 2), same-identity pairs falling
-from 100% to 50% (the engine's "warmup" sampler), optional generator pre-training.
+the identity projector (ω and the mapping network f: θ of Eq. 2), optional generator
+pre-training, then same-identity pairs falling from 100% to 50% over ``warmup_steps``
+optimizer steps (the engine's "warmup" sampler, started when swap training starts).
+
+Eq. 3: the queries are the sources' codes w^j; the sampler gives a second photo X^{j'} of each
+source's identity, whose momentum code refreshes K[j] before the loss, K[j] being the positive.
 
 Open choices (paper silent, no official code): the discriminator's lr (1e-4, as the
-generator's); L_c is the sum of the three levels' Eq. 3; the queries are the sources' codes
-and every target's momentum code refreshes its identity's key before the loss (the target of a
-same-identity pair is the "other image of the same person"); L_mask and L_FM reductions (see
-``zoo_plugin_styleface.losses``); L_rec on [0, 1] images; the shallow discriminator layers are
-those at resolution >= size / ``fm_split_divisor``; pre-training trains the plain generator
-(z ~ N(0, I) per level, random noise, GAN + R1 only) with the mapping network at the
-generator's lr; no EMA generator.
+generator's); L_c is the sum of the three levels' Eq. 3; L_mask and L_FM reductions (see
+``zoo_plugin_styleface.losses``); L_rec on the generator's [-1, 1] scale (as StyleGAN2's
+images); the shallow discriminator layers are those at resolution >= size /
+``fm_split_divisor``; pre-training trains the plain generator (z ~ N(0, I) per level, random
+noise, GAN + R1 only) with the mapping network at the generator's lr, the momentum projector
+following it; no EMA generator.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from zoo_core.errors import ConfigError
+from zoo_core.nets.identity import IdentityEncoder
 from zoo_core.nets.losses import (
     identity_contrastive_loss,
     masked_reconstruction_loss,
@@ -75,7 +79,8 @@ class StyleFaceTrainConfig(BaseModel):
     fm_split_divisor: int = Field(16, ge=1, description="D features at resolution >= size / this are 'low' (Eq. 8)")
     mask_reduction: Literal["mean", "sum"] = "mean"
     face_parser: str | None = Field(None, description="component (kind 'face_parser') giving M_bg; None: template ellipse")
-    warmup_steps: int = Field(10_000, ge=1, description="same-identity share 100% -> 50% over these steps")
+    warmup_steps: int = Field(10_000, ge=1, description="same-identity share 100% -> 50% over these optimizer "
+                              "steps, counted from the end of pre-training")
     pretrain_steps: int = Field(0, ge=0, description="generator pre-training steps first (paper: 20K on FFHQ)")
     stylegan2_checkpoint: str | None = Field(None, description="rosinality StyleGAN2 checkpoint (g_ema, d) to start "
                                              "the generator and discriminator from, instead of pre-training")
@@ -110,7 +115,9 @@ class StyleFaceTrainer:
         self.spec = spec
         self.model_config = StyleFaceConfig(**model_config)
         self.config = config
-        self.sampler_options = {"warmup_steps": config.warmup_steps}
+        # the warm-up starts with swap training, and X^{j'} (Eq. 3) comes with every batch
+        self.sampler_options = {"warmup_steps": config.warmup_steps, "start_step": config.pretrain_steps,
+                                "positives": True}
         self._fake: Tensor | None = None
         self._parser = self._build_parser(config.face_parser)
         self._projector_group: dict[str, Any] | None = None
@@ -191,17 +198,17 @@ class StyleFaceTrainer:
         with torch.no_grad():
             _, real_features = discriminator_features(networks["discriminator"], target * 2.0 - 1.0)
             target_features = model.recognize(target)
+            positive_features = model.recognize(batch["source_positive"])
         low, high = feature_matching(fake_features, real_features, self.background(target),
                                      self.model_config.size // c.fm_split_divisor)
         swapped = (fake + 1.0) / 2.0
         terms = {
             "gan": nonsaturating_g_loss(fake_logits),
-            "contrastive": self.contrastive_loss(training, out["w"], target_features, batch["source_id"],
-                                                 batch["target_id"]),
+            "contrastive": self.contrastive_loss(training, out["w"], positive_features, batch["source_id"]),
             "mask": mask_loss(out["masks"], c.mask_reduction),
             "fm_low": low,
             "fm_high": high,
-            "reconstruction": masked_reconstruction_loss(swapped, target, same),
+            "reconstruction": masked_reconstruction_loss(fake, target * 2.0 - 1.0, same),
             "icl": identity_contrastive_loss(model.recognize(swapped), out["features"], target_features),
             "kl": kl_divergence(out["mu"], out["logvar"]),
         }
@@ -217,23 +224,26 @@ class StyleFaceTrainer:
                  + c.lambda_icl * terms["icl"] + c.lambda_kl * terms["kl"])
         return {"total": total, **{k: v.detach() for k, v in terms.items()}}, fake
 
-    def contrastive_loss(self, training: StyleFaceTraining, w: Tensor, target_features: Tensor,
-                         source_id: Tensor, target_id: Tensor) -> Tensor:
-        """Eq. 3 per level, summed: K[target_id] <- P_θ'(X_t), then InfoNCE of the sources'
-        ``w`` against K with K[source_id] as the positive."""
-        keys = training.momentum(target_features)
+    def contrastive_loss(self, training: StyleFaceTraining, w: Tensor, positive_features: Tensor,
+                         source_id: Tensor) -> Tensor:
+        """Eq. 3 per level, summed: ``K[j] <- P_θ'(X^{j'})`` from the FR features of the second
+        photos of the sources' identities j, then InfoNCE of the sources' ``w^j`` against K with
+        ``K[j]`` as the positive."""
+        keys = training.momentum(positive_features)
         total = w.new_zeros(())
-        wanted = int(max(source_id.max(), target_id.max())) + 1
         for level, bank in enumerate(training.banks):
-            bank.grow(wanted)
-            bank.update(target_id, keys[:, level])
+            bank.grow(int(source_id.max()) + 1)
+            bank.update(source_id, keys[:, level])
             total = total + bank(w[:, level], source_id)
         return total
 
     def pretrain_losses(self, batch: Mapping[str, Tensor],
                         networks: Mapping[str, nn.Module]) -> tuple[dict[str, Tensor], Tensor]:
-        """Generator pre-training: the plain StyleGAN2 generator on z ~ N(0, I) per level."""
-        model = unwrap(networks["styleface"]).model
+        """Generator pre-training: the plain StyleGAN2 generator on z ~ N(0, I) per level (the
+        momentum copy of the mapping network f follows it)."""
+        training = unwrap(networks["styleface"])
+        model = training.model
+        training.momentum.update(model.projector, model.generator)
         z = torch.randn(batch["target"].shape[0], len(LEVELS), self.model_config.style_dim,
                         device=batch["target"].device)
         fake, _ = model.synthesize(model.mapping(z), None)
@@ -270,15 +280,20 @@ class StyleFaceTrainer:
 
 def load_pretrained(model: StyleFace, discriminator: nn.Module, config: StyleFaceTrainConfig) -> None:
     """The recognizer's weights and a pretrained StyleGAN2 (generator g_ema and discriminator d
-    of a rosinality checkpoint), read with the core's safe readers; warns when the recognizer
-    stays random (then ICL and the identity codes are meaningless)."""
+    of a rosinality checkpoint), read with the core's safe readers; warns when a preset
+    recognizer stays random (then ICL and the identity codes are meaningless). Registered
+    encoders (dlib-resnet-128) come with their weights and take no ``identity_weights``."""
     from zoo_core.hub import load_state_dict_strict
     from zoo_core.serialization import read_checkpoint
 
+    preset = isinstance(model.identity_encoder, IdentityEncoder)
+    if config.identity_weights and not preset:
+        raise ConfigError(f"identity_weights: the identity encoder {model.config.identity_encoder!r} loads its own "
+                          "weights; identity_weights is for the ArcFace-family presets")
     if config.identity_weights:
         state = read_checkpoint(config.identity_weights, allow_module_pickle=False)
         load_state_dict_strict(model.identity_encoder.backbone, state, config.identity_weights)
-    else:
+    elif preset:
         warnings.warn("the recognizer has random weights (no identity_weights): identity codes and L_ICL are "
                       "meaningless", stacklevel=2)
     if config.stylegan2_checkpoint:

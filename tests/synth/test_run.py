@@ -3,6 +3,7 @@ random-init simswap-224; outputs, masks and manifest, resuming, failed rows, sha
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +15,7 @@ from PIL import Image
 
 from zoo_core.cli import cli
 from zoo_core.faces.io import read_provenance
-from zoo_core.faces.video import iter_frames
+from zoo_core.faces.video import VideoWriter, iter_frames, probe
 from zoo_core.serialization import sha256_file
 from zoo_core.synth.manifest import read_manifest
 from zoo_core.synth.plan import read_plan
@@ -97,6 +98,10 @@ def test_resume_redoes_missing_and_corrupt_rows_only(plugins, people, tmp_path):
         f"written 3, skipped {len(records) - 3} (done before), failed 0"
     again = {r["id"]: rgb(out / r["output"]).tobytes() for r in read_manifest(out).values()}
     assert again == first  # the same pixels (the files differ only in their provenance's time)
+    written = Image.open(out / records[0]["output"])  # c23: a JPEG of quality 85
+    reference = io.BytesIO()
+    written.convert("RGB").save(reference, format="JPEG", quality=85)
+    assert written.format == "JPEG" and written.quantization == Image.open(reference).quantization
 
 
 def test_failed_rows_are_recorded_and_retried_only_on_request(plugins, people, tmp_path):
@@ -156,8 +161,8 @@ def test_video_segment_is_swapped_and_masked_per_frame(plugins, people, clip, tm
     shutil.copy(clip, source / "obama" / "clip.mp4")
     shutil.rmtree(source / "rose_leslie")
     path = plan(tmp_path, source, *tiny("--splits", "1,0,0", "--videos", "--segment", "2:5", "--compression", "c0",
-                                        "--pairs-per-identity", "1", "--seed", "6", "--perturb", "VC:5"))
-    rows = [r for r in read_plan(path) if r["target"]["video"]]
+                                        "--pairs-per-identity", "1", "--seed", "6", "--perturb", "VC:5", "--real"))
+    rows = [r for r in read_plan(path) if r["target"]["video"] and r["label"] == "fake"]
     out = tmp_path / "ds"
     invoke("run", str(path), "-o", str(out))
     if not rows:
@@ -170,3 +175,14 @@ def test_video_segment_is_swapped_and_masked_per_frame(plugins, people, clip, tm
     assert record["perturbations"] == [["VC", 5]]
     frames = list(iter_frames(out / record["output"]))
     assert len(frames) == 6 and read_provenance(out / record["output"])["synth_id"] == record["id"]
+    # The real clip through VC level 5 (libx264 crf 40) then c0 (lossless): as encoding it at crf 40 directly.
+    real = next(r for r in read_manifest(out).values() if r["label"] == "real" and r["target"]["video"])
+    direct = tmp_path / "crf40.mp4"
+    with VideoWriter(direct, probe(clip).fps, *frames[0].shape[1::-1], crf=40) as writer:
+        for frame in iter_frames(clip):
+            writer.write(frame)
+    got = np.stack(list(iter_frames(out / real["output"]))).astype(int)
+    expected = np.stack(list(iter_frames(direct))).astype(int)
+    original = np.stack(list(iter_frames(clip))).astype(int)
+    # crf 40 moves pixels by ~9 levels on average; the extra lossless yuv420p pass by ~1
+    assert np.abs(got - expected).mean() < 0.25 * np.abs(got - original).mean()

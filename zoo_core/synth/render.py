@@ -166,7 +166,8 @@ class Renderer:
         audio = Path(item.row["root"]) / item.row["target"]["path"]
         crf = VIDEO_CRF[item.row["compression"]]
         if vc_crf is not None:
-            with tempfile.TemporaryDirectory(dir=output.parent if output.parent.exists() else None) as folder:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=output.parent, prefix=".vc-") as folder:
                 first = Path(folder) / "vc.mp4"
                 with VideoWriter(first, item.fps, width, height, crf=vc_crf) as writer:
                     for frame in frames:

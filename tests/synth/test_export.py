@@ -50,10 +50,12 @@ def test_deepfakebench_json_key_by_key(small_dataset, tmp_path):
                     assert (record["label"] == "real") == (label == "Zoo-real")
                     assert len(entry["frames"]) == (6 if record["target"]["video"] else 1)
                     assert all(Path(f).is_file() and Path(f).is_absolute() for f in entry["frames"])
+                    if not record["target"]["video"]:  # a photo: its rendered file, linked
+                        assert os.path.samefile(entry["frames"][0], small_dataset / record["output"])
                     if record["label"] == "real":
                         assert entry["masks"] == []
-                    else:
-                        assert len(entry["masks"]) == len(entry["frames"])
+                    else:  # DeepfakeBench's loader finds a frame's mask by this replacement
+                        assert entry["masks"] == [f.replace("frames", "masks") for f in entry["frames"]]
                         first = Image.open(entry["frames"][0])
                         assert Image.open(entry["masks"][0]).size == first.size
     assert count == len(records)

@@ -2,8 +2,8 @@
 
 - ``deepfakebench``: DeepfakeBench's dataset JSON, ``{name: {label: {split: {compression:
   {video: {label, frames, masks}}}}}}`` (the structure its ``preprocessing/rearrange.py``
-  writes), with frame and mask paths; a photo is a one-frame video, a video's frames are
-  extracted as PNG beside the JSON. Labels are ``NAME-real`` and ``NAME-METHOD``; the
+  writes), with frame and mask paths; a photo is a one-frame video (its file hard-linked), a
+  video's frames are extracted as PNG. Labels are ``NAME-real`` and ``NAME-METHOD``; the
   ``label_dict`` for the detector config goes to ``JSON.label_dict.yaml``.
 - ``ffpp``: FaceForensics++'s folder layout (``original_sequences/youtube/C/videos``,
   ``manipulated_sequences/METHOD/C/videos``, photos under ``images/NAME/0000.EXT``, masks
@@ -70,19 +70,26 @@ def extract_frames(video: Path, folder: Path) -> list[Path]:
 
 
 def to_deepfakebench(dataset: Path, output: Path, name: str = "ZooSynth") -> Path:
-    """DeepfakeBench's dataset JSON at ``output`` and its ``label_dict`` snippet beside it."""
+    """DeepfakeBench's dataset JSON at ``output`` and its ``label_dict`` snippet beside it; the
+    frames and masks in ``OUTPUT-without-suffix/{frames,masks}/LABEL/VIDEO/`` under the same
+    file names (DeepfakeBench finds a frame's mask by replacing ``frames`` with ``masks``)."""
     records = records_of(dataset)
     tree: dict[str, Any] = {}
-    frames_root = output.with_suffix("") / "frames"
+    root = output.with_suffix("").resolve()
     for record in records:
         label = label_name(name, record)
-        source = (dataset / record["output"]).resolve()
+        folder = root / "frames" / label / video_name(record)
+        source = dataset / record["output"]
         if record["target"].get("video"):
-            frames = extract_frames(source, frames_root / label / video_name(record))
+            frames = extract_frames(source, folder)
         else:
-            frames = [source]
-        entry = {"label": label, "frames": [str(Path(f).resolve()) for f in frames],
-                 "masks": [str(m.resolve()) for m in mask_files(dataset, record)]}
+            frames = [folder / f"00000{source.suffix}"]
+            place(source, frames[0])
+        sources = mask_files(dataset, record)  # one per frame, or none (real rows)
+        masks = [root / "masks" / frame.relative_to(root / "frames") for frame in frames] if sources else []
+        for mask, twin in zip(sources, masks, strict=True):
+            place(mask, twin)  # PNG content under the frame's file name
+        entry = {"label": label, "frames": [str(f) for f in frames], "masks": [str(m) for m in masks]}
         level = FFPP_LEVEL[record["compression"]]
         tree.setdefault(label, {s: {} for s in SPLITS})[record["split"]].setdefault(level, {})[video_name(record)] = entry
     write_json_atomic(output, {name: tree})

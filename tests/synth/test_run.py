@@ -18,7 +18,7 @@ from zoo_core.faces.io import read_provenance
 from zoo_core.faces.video import VideoWriter, iter_frames, probe
 from zoo_core.serialization import sha256_file
 from zoo_core.synth.manifest import read_manifest
-from zoo_core.synth.plan import read_plan
+from zoo_core.synth.plan import folder_name, read_plan
 from zoo_core.synth.shards import shard_rows
 
 from .conftest import TINY_SIMSWAP
@@ -186,3 +186,24 @@ def test_video_segment_is_swapped_and_masked_per_frame(plugins, people, clip, tm
     original = np.stack(list(iter_frames(clip))).astype(int)
     # crf 40 moves pixels by ~9 levels on average; the extra lossless yuv420p pass by ~1
     assert np.abs(got - expected).mean() < 0.25 * np.abs(got - original).mean()
+
+
+def test_saved_weights_are_named_by_their_sha256(plugins, people, tmp_path):
+    import torch
+
+    import zoo_core
+
+    torch.manual_seed(0)
+    config = dict(item.split(":", 1)[1].split("=") for item in TINY_SIMSWAP)
+    model = zoo_core.create_model("simswap-224", **{k: int(v) for k, v in config.items()})
+    folder = tmp_path / "my-simswap"
+    zoo_core.save_pretrained(model, folder)
+    method = f"local-dir:{folder}"
+    path = plan(tmp_path, people, "--methods", method, "--splits", "1,0,0", "--seed", "11")
+    out = tmp_path / "ds"
+    invoke("run", str(path), "-o", str(out))
+    records = list(read_manifest(out).values())
+    digest = sha256_file(folder / "model.safetensors")
+    assert records and all(r["weights"] == f"{method} sha256:{digest}" for r in records)
+    assert all(r["output"].split("/")[2] == folder_name(method) and "/" not in folder_name(method) for r in records)
+    assert read_provenance(out / records[0]["output"])["weights"] == f"{method} sha256:{digest}"

@@ -30,7 +30,8 @@ def _split_methods(values: tuple[str, ...]) -> list[str]:
     if not methods:
         raise click.BadParameter("expected at least one model name", param_hint="--methods")
     for method in methods:
-        check_capability(method, get_model_spec(method), "swap")
+        if not method.startswith(("hf-hub:", "local-dir:")):  # those name their spec when loaded
+            check_capability(method, get_model_spec(method), "swap")
     return methods
 
 
@@ -50,7 +51,8 @@ def _model_configs(items: tuple[str, ...], methods: list[str]) -> dict[str, dict
 @synth_group.command("plan")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The plan (JSONL).")
-@click.option("--methods", required=True, multiple=True, help="Swap models, comma-separated (e.g. graphics-512,simswap-224).")
+@click.option("--methods", required=True, multiple=True,
+              help="Swap models, comma-separated: names (graphics-512,simswap-224), hf-hub:ORG/REPO[@REV] or local-dir:PATH.")
 @click.option("--pairs-per-identity", type=click.IntRange(min=1), default=1, show_default=True,
               help="Fakes per target identity (each with another source identity of its split).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the splits, pairs, perturbations and models.")

@@ -28,6 +28,7 @@ from zoo_core.errors import InputError
 from zoo_core.fileio import atomic_path, naming_output, write_json_atomic, write_text_atomic
 from zoo_core.synth.manifest import done_records
 from zoo_core.synth.perturb import describe
+from zoo_core.synth.plan import folder_name
 from zoo_core.synth.splits import SPLITS
 
 FFPP_LEVEL = {"c0": "raw", "c23": "c23", "c40": "c40"}
@@ -51,7 +52,7 @@ def video_name(record: dict[str, Any]) -> str:
 
 
 def label_name(name: str, record: dict[str, Any]) -> str:
-    return f"{name}-real" if record["label"] == "real" else f"{name}-{record['method']}"
+    return f"{name}-real" if record["label"] == "real" else f"{name}-{folder_name(record['method'])}"
 
 
 def mask_files(dataset: Path, record: dict[str, Any]) -> list[Path]:
@@ -134,7 +135,7 @@ def to_ffpp(dataset: Path, output: Path) -> Path:
     for record in records:
         level, file_name = FFPP_LEVEL[record["compression"]], names[record["id"]]
         real = record["label"] == "real"
-        base = output / ("original_sequences/youtube" if real else f"manipulated_sequences/{record['method']}")
+        base = output / ("original_sequences/youtube" if real else f"manipulated_sequences/{folder_name(record['method'])}")
         source = dataset / record["output"]
         if record["target"].get("video"):
             place(source, base / level / "videos" / f"{file_name}{source.suffix}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -143,11 +144,16 @@ def _rows_of(split: str, source: Media | None, target: Media, root: Path, settin
                 }
 
 
+def folder_name(method: str) -> str:
+    """``method`` as one path component (``hf-hub:org/repo@rev`` -> ``hf-hub_org_repo_rev``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", method)
+
+
 def output_path(row_id: str, split: str, method: str, compression: str, source: Media | None, target: Media) -> str:
     """Where a row's output goes inside the dataset folder."""
     suffix = ".mp4" if target.video else photo_suffix(compression)
     stem = target.identity if source is None else f"{target.identity}_{source.identity}"
-    kind = REAL if source is None else f"{FAKE}/{method}"
+    kind = REAL if source is None else f"{FAKE}/{folder_name(method)}"
     return f"{split}/{kind}/{compression}/{stem}-{row_id[:12]}{suffix}"
 
 

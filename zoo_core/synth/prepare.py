@@ -56,7 +56,7 @@ class Preparer:
             return self.prepare(row)
         except ZooError as error:
             return Prepared(row, [], [], error=" ".join(str(error).split()))
-        except Exception as error:  # noqa: BLE001 - any failure is the row's, never the run's
+        except Exception as error:  # any failure is the row's, never the run's
             return Prepared(row, [], [], error=describe_error(error))
 
     def prepare(self, row: dict[str, Any]) -> Prepared:

@@ -105,11 +105,11 @@ class Renderer:
         if self.model is not None and ready:
             try:
                 swapped.update(zip(map(id, ready), self.swap(ready), strict=True))
-            except Exception:  # noqa: BLE001 - find the failing rows one by one
+            except Exception:  # find the failing rows one by one
                 for item in ready:
                     try:
                         swapped[id(item)] = self.swap([item])[0]
-                    except Exception as error:  # noqa: BLE001 - recorded as the row's reason
+                    except Exception as error:  # recorded as the row's reason
                         swapped[id(item)] = describe_error(error)
         records = []
         for item in items:
@@ -119,7 +119,7 @@ class Renderer:
                 continue
             try:
                 records.append(self.write(item, crops))
-            except Exception as error:  # noqa: BLE001 - recorded as the row's reason
+            except Exception as error:  # recorded as the row's reason
                 records.append(failed_record(item.row, describe_error(error)))
         return records
 

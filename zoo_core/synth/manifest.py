@@ -15,11 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zoo_core.errors import InputError
+from zoo_core.errors import InputError, ZooError, describe_error
 from zoo_core.serialization import sha256_file
 
 MANIFEST_DIR = "manifest"
 DONE, FAILED = "done", "failed"
+
+
+def reason_of(error: BaseException) -> str:
+    """A failed row's reason in one line: a zoo error's message, else ``Type: message``."""
+    return " ".join(str(error).split()) if isinstance(error, ZooError) else describe_error(error)
 
 
 class ManifestWriter:

@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.errors import NoFaceError, ZooError, describe_error
+from zoo_core.errors import NoFaceError
 from zoo_core.faces.align import AlignedFace, Template, align_face, get_template
 from zoo_core.faces.detect import Detector, create_detector
 from zoo_core.faces.io import ImageInfo, read_image
 from zoo_core.faces.video import LandmarkSmoother, is_video, iter_frames, probe
+from zoo_core.synth.manifest import reason_of
 
 _DETECTORS: dict[str, Detector] = {}
 
@@ -54,10 +55,8 @@ class Preparer:
     def __call__(self, row: dict[str, Any]) -> Prepared:
         try:
             return self.prepare(row)
-        except ZooError as error:
-            return Prepared(row, [], [], error=" ".join(str(error).split()))
         except Exception as error:  # any failure is the row's, never the run's
-            return Prepared(row, [], [], error=describe_error(error))
+            return Prepared(row, [], [], error=reason_of(error))
 
     def prepare(self, row: dict[str, Any]) -> Prepared:
         root = Path(row["root"])

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from zoo_core.errors import describe_error
 from zoo_core.faces.align import AlignedFace
 from zoo_core.faces.blend import paste_back
 from zoo_core.faces.io import ImageInfo, write_image
@@ -22,7 +21,7 @@ from zoo_core.faces.video import VideoWriter, iter_frames
 from zoo_core.provenance import make_provenance
 from zoo_core.synth import perturb
 from zoo_core.synth.compression import VIDEO_CRF, photo_quality
-from zoo_core.synth.manifest import DONE, FAILED, path_sha256
+from zoo_core.synth.manifest import DONE, FAILED, path_sha256, reason_of
 from zoo_core.synth.masks import mask_image
 from zoo_core.synth.prepare import Prepared
 
@@ -110,7 +109,7 @@ class Renderer:
                     try:
                         swapped[id(item)] = self.swap([item])[0]
                     except Exception as error:  # recorded as the row's reason
-                        swapped[id(item)] = describe_error(error)
+                        swapped[id(item)] = reason_of(error)
         records = []
         for item in items:
             crops = swapped.get(id(item), [])
@@ -120,7 +119,7 @@ class Renderer:
             try:
                 records.append(self.write(item, crops))
             except Exception as error:  # recorded as the row's reason
-                records.append(failed_record(item.row, describe_error(error)))
+                records.append(failed_record(item.row, reason_of(error)))
         return records
 
     # --- the files --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The renderer alone: a model error on one row of a batch fails that row only (the batch is
-retried row by row), identity codes go to models whose ``swap`` takes them."""
+retried row by row), each row's source identity code reaches ``swap(..., identity=)``."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ write atomically, and describe each row for the manifest."""
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -40,14 +39,6 @@ def row_rng(row: dict[str, Any]) -> np.random.Generator:
     return np.random.default_rng([int(row["id"][:16], 16), int(row.get("seed") or 0)])
 
 
-def accepts_identity(model: Any) -> bool:
-    """Whether ``model.swap`` takes a precomputed ``identity=`` code."""
-    try:
-        return "identity" in inspect.signature(model.swap).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -67,7 +58,6 @@ class Renderer:
         self.dataset, self.model, self.weights = dataset, model, weights
         self.batch_size, self.device = batch_size, device
         self.spec = None if model is None else model.spec
-        self.with_identity = model is not None and accepts_identity(model)
 
     # --- the model --------------------------------------------------------------------------
 
@@ -81,15 +71,12 @@ class Renderer:
         results: list[np.ndarray] = []
         with torch.inference_mode():
             sources = crops_to_tensor([item.source for item in items], self.device)
-            codes = self.model.identity(sources) if self.with_identity else None
+            codes = self.model.identity(sources)  # each source encoded once, for all its crops
             for start in range(0, len(targets), self.batch_size):
                 index = torch.tensor(owners[start : start + self.batch_size], device=sources.device)
                 chunk = crops_to_tensor(targets[start : start + self.batch_size], self.device)
-                source = sources.index_select(0, index)
-                if codes is None:
-                    out = self.model.swap(source, chunk)
-                else:
-                    out = self.model.swap(source, chunk, identity=codes.index_select(0, index.to(codes.device)))
+                out = self.model.swap(sources.index_select(0, index), chunk,
+                                      identity=codes.index_select(0, index.to(codes.device)))
                 results += tensor_to_crops(check_output(self.spec.name, "swap", out, chunk))
         per_item: list[list[np.ndarray]] = [[] for _ in items]
         for owner, crop in zip(owners, results, strict=True):

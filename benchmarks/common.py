@@ -1,6 +1,6 @@
-"""What the per-model benchmarks share: registering a plugin from this checkout, peak-RSS
-measurement (see ``benchmarks/simswap.py`` for why the kernel's high-water mark), a fresh
-interpreter per measurement, and plain-text tables."""
+"""What the per-model benchmarks share: where the shared face photos are, registering a plugin
+from this checkout, peak-RSS measurement (see ``benchmarks/simswap.py`` for why the kernel's
+high-water mark), a fresh interpreter per measurement, and plain-text tables."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+FACES = Path(os.environ.get("ZOO_TEST_FACES") or REPO.parent / "shared" / "faces")
+"""The shared face photos: ``$ZOO_TEST_FACES``, or ``../shared/faces`` beside the checkout."""
 WORKER_FLAG = "--worker"
 
 

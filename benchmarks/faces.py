@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
-import os
 import sys
 import time
 import types
@@ -35,9 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from common import FACES
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_FACES = Path(os.environ.get("ZOO_TEST_FACES") or REPO.parent / "shared" / "faces")
 ALIGN_SIZE = 256
 
 
@@ -110,7 +108,7 @@ def time_passes(run: Callable[[np.ndarray], int], images: list[np.ndarray], repe
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES, help=f"shared faces folder (default {DEFAULT_FACES})")
+    parser.add_argument("--faces", type=Path, default=FACES, help=f"shared faces folder (default {FACES})")
     parser.add_argument("--limit", type=int, help="only the first N photos")
     parser.add_argument("--repeat", type=int, default=1, help="passes per side; the fastest counts (default 1)")
     args = parser.parse_args(argv)

@@ -32,9 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import REPO, WORKER_FLAG, format_table, register_plugin, run_worker
-
-FACES = REPO.parent / "shared" / "faces"
+from common import FACES, WORKER_FLAG, format_table, register_plugin, run_worker
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

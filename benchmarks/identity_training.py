@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import REPO, format_table, register_plugin
+from common import FACES, format_table, register_plugin
 
-DEFAULT_FACES = Path(os.environ.get("ZOO_TEST_FACES") or REPO.parent / "shared" / "faces")
 SIZE = 64
 MODEL = {"ngf": 16, "max_channels": 64, "n_blocks": 3}
 TRAINER = {"identity_encoder": "dlib-resnet-128", "d_channels": 16, "d_layers": 3}
@@ -107,7 +105,7 @@ def train(args: argparse.Namespace, lambda_id: float, data: Path, run: Path,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES)
+    parser.add_argument("--faces", type=Path, default=FACES)
     parser.add_argument("--steps", type=int, default=400, help="training steps (default 400)")
     parser.add_argument("--batch-size", type=int, default=8, help="default 8")
     parser.add_argument("--log-every", type=int, default=25, help="default 25")

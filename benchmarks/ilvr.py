@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-FACES = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
+from common import FACES
+
 PAIRS = (("face_recognition/biden/biden.jpg", "face_recognition/obama/obama.jpg"),
          ("face_recognition/obama/obama.jpg", "face_recognition/biden/biden.jpg"))
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
+from zoo_testing.faces import manifest_photos
 
 from zoo_core.errors import ZooError
 from zoo_core.faces.detect import (
@@ -20,15 +17,7 @@ from zoo_core.faces.detect import (
 )
 from zoo_core.faces.io import read_image
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[2].parent / "shared" / "faces"))
 SCENES = ("dlib_scenes/", "face_recognition_scenes/")
-
-
-def manifest_paths(scenes: bool) -> list[str]:
-    if not (FACES / "manifest.csv").is_file():
-        return ["<missing>"]
-    with open(FACES / "manifest.csv") as handle:
-        return [row["path"] for row in csv.DictReader(handle) if row["path"].startswith(SCENES) == scenes]
 
 
 def check_geometry(face: Face) -> None:
@@ -43,7 +32,7 @@ def check_geometry(face: Face) -> None:
     assert max(pts[0, 1], pts[1, 1]) < pts[2, 1] < min(pts[3, 1], pts[4, 1])
 
 
-@pytest.mark.parametrize("path", manifest_paths(scenes=False))
+@pytest.mark.parametrize("path", [path for path in manifest_photos() if not path.startswith(SCENES)])
 def test_every_single_face_photo(faces_dir, detector, path):
     image, _ = read_image(faces_dir / path)
     faces = detector.detect(image)

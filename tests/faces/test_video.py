@@ -1,9 +1,9 @@
 """Video: PyAV probe/decode/encode, ``FaceSwapper.swap_video``, landmark smoothing, ``zoo swap``.
 
-The clips are made here from real photos (``$ZOO_TEST_FACES``, default ``<repo>/../shared/faces``;
-the tests that need them skip when the folder is absent): 12 frames of 192x240, the photo panning
-by a few pixels per frame, one face-free frame, then a cut to another photo. They are tiny so the
-whole file runs in seconds on two CPU cores.
+The clips are made here from real photos (the root conftest's ``faces_dir``; the tests that need
+them skip when the folder is absent): 12 frames of 192x240, the photo panning by a few pixels per
+frame, one face-free frame, then a cut to another photo. They are tiny so the whole file runs in
+seconds on two CPU cores.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from zoo_core.provenance import make_provenance
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_PLUGIN = REPO / "examples" / "zoo-plugin-example"
-FACES = Path(os.environ.get("ZOO_TEST_FACES") or REPO.parent / "shared" / "faces")
 
 WIDTH, HEIGHT = 192, 240
 SAMPLE_RATE = 44100
@@ -54,13 +53,6 @@ CHANGED_MEAN_MIN = 15.0
 
 
 # --- inputs -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def faces_dir() -> Path:
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES}: set ZOO_TEST_FACES to the shared faces folder")
-    return FACES
 
 
 def _gradient(width: int, height: int, phase: int = 0) -> np.ndarray:

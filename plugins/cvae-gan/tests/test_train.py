@@ -4,7 +4,6 @@ and its losses fall; the survey's loss terms and their weights are in the config
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,11 @@ import zoo_core
 from zoo_core.train.engine import TrainOptions, train
 from zoo_core.train.prepare import prepare_data
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[3].parent / "shared" / "faces"))
-
 
 @pytest.fixture(scope="module")
-def aligned(tmp_path_factory) -> Path:
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+def aligned(faces_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cvae-data")
-    prepare_data(FACES / "face_recognition", out, template="ffhq", size=32, workers=1, progress=False)
+    prepare_data(faces_dir / "face_recognition", out, template="ffhq", size=32, workers=1, progress=False)
     return out
 
 

@@ -4,20 +4,14 @@ and the save / load round trips (zoo folder and diffusers folder, offline)."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 from zoo_core import hub, registry
 from zoo_core.cli import cli
-from zoo_core.faces.io import read_provenance
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[3].parent / "shared" / "faces"))
 TINY_256 = {
     "sample_size": 256, "in_channels": 3, "out_channels": 3, "layers_per_block": 1,
     "block_out_channels": [8, 16, 16], "down_block_types": ["DownBlock2D"] * 3, "up_block_types": ["UpBlock2D"] * 3,
@@ -35,28 +29,13 @@ def tiny_celebahq(ilvr_plugin, monkeypatch):
     return registry.get_model_spec("ilvr-celebahq-256")
 
 
-def _photos() -> tuple[Path, Path]:
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
-    return FACES / "face_recognition/biden/biden.jpg", FACES / "face_recognition/obama/obama.jpg"
-
-
-def _check_swap(target: Path, out: Path, model: str) -> None:
-    before, after = np.asarray(Image.open(target).convert("RGB")), np.asarray(Image.open(out))
-    assert after.shape == before.shape
-    changed = np.any(after != before, axis=2)
-    assert 0.02 < changed.mean() < 0.5  # the face region changed, the rest of the photo did not
-    assert not changed[:20].any() and not changed[-20:].any()
-    assert read_provenance(out)["model"] == model
-
-
-def test_zoo_swap_end_to_end_with_a_tiny_unet(tiny_celebahq, tmp_path):
-    source, target = _photos()
+def test_zoo_swap_end_to_end_with_a_tiny_unet(tiny_celebahq, swap_photos, assert_face_swapped, tmp_path):
+    source, target = swap_photos
     out = tmp_path / "swap.png"
     result = CliRunner().invoke(cli, ["swap", "--model", "ilvr-celebahq-256", "--random-init", "--seed", "0",
                                       "--source", str(source), "--target", str(target), "--output", str(out)])
     assert result.exit_code == 0, result.output
-    _check_swap(target, out, "ilvr-celebahq-256")
+    assert_face_swapped(target, out, "ilvr-celebahq-256")
 
 
 def test_saved_folder_is_a_diffusers_pipeline_and_loads_offline(tiny_celebahq, tmp_path, monkeypatch):
@@ -87,15 +66,15 @@ def test_saved_folder_is_a_diffusers_pipeline_and_loads_offline(tiny_celebahq, t
     assert ILVRPipeline.from_pretrained(tmp_path / "again").config.conditioning_range == 2
 
 
-def test_zoo_swap_from_a_saved_folder(tiny_celebahq, tmp_path):
-    source, target = _photos()
+def test_zoo_swap_from_a_saved_folder(tiny_celebahq, swap_photos, assert_face_swapped, tmp_path):
+    source, target = swap_photos
     torch.manual_seed(0)
     folder = hub.save_pretrained(registry.create_model("ilvr-celebahq-256"), tmp_path / "saved")
     out = tmp_path / "swap.png"
     result = CliRunner().invoke(cli, ["swap", "--model", f"local-dir:{folder}", "--seed", "1",
                                       "--source", str(source), "--target", str(target), "--output", str(out)])
     assert result.exit_code == 0, result.output
-    _check_swap(target, out, "ilvr-celebahq-256")
+    assert_face_swapped(target, out, "ilvr-celebahq-256")
 
 
 def test_loading_a_folder_without_a_unet_names_the_file(ilvr_plugin, tmp_path):

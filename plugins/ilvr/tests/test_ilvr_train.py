@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,6 @@ from zoo_plugin_ilvr.train import ILVRTrainConfig, discretized_gaussian_log_like
 import zoo_core
 from zoo_core import registry
 from zoo_core.train.engine import TrainOptions, train
-
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[3].parent / "shared" / "faces"))
 
 
 def test_defaults_and_closed_forms():
@@ -34,12 +31,10 @@ def test_defaults_and_closed_forms():
 
 
 @pytest.fixture(scope="module")
-def faces32(tmp_path_factory) -> Path:
+def faces32(faces_dir, tmp_path_factory) -> Path:
     """The shared photos as a face folder (one identity per person), centre-cropped to 32 px."""
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
     out = tmp_path_factory.mktemp("ilvr-data")
-    for photo in sorted((FACES / "face_recognition").glob("*/*")):
+    for photo in sorted((faces_dir / "face_recognition").glob("*/*")):
         image = Image.open(photo).convert("RGB")
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2

@@ -4,9 +4,6 @@ regressor learned."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,7 +14,6 @@ from zoo_core.evaluate.metrics import EvaluationContext, MixRecord
 from zoo_core.evaluate.mix_shape import build_relative_shape
 from zoo_core.evaluate.specs import DEFAULT_METRICS, METRIC_SPECS
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[3].parent / "shared" / "faces"))
 FLAME_TINY = {"layers": (1, 1, 1, 1), "width": 8, "hidden": 16, "image_size": 64}
 
 
@@ -28,10 +24,9 @@ def record(a: np.ndarray, b: np.ndarray, target: np.ndarray, **crops: np.ndarray
     return MixRecord("t.jpg", "g.jpg", "l.jpg", empty, empty, empty, empty, empty, **fields)
 
 
-def test_r_shape_rows_on_real_faces(tmp_path):
-    photos = sorted((FACES / "celebahq_1024").glob("*"))[:3]
-    if len(photos) < 3:
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+def test_r_shape_rows_on_real_faces(faces_dir, tmp_path):
+    photos = sorted((faces_dir / "celebahq_1024").glob("*"))[:3]
+    assert len(photos) == 3
     module = registry.create_component("deca-flame-encoder", **FLAME_TINY)
     folder = save_component(module, "deca-flame-encoder", tmp_path / "deca", config=module.config.model_dump(mode="json"))
     a, b, target = (np.asarray(Image.open(p).convert("RGB").resize((128, 128), Image.Resampling.LANCZOS)) for p in photos)

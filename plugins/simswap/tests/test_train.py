@@ -6,7 +6,6 @@ with dlib-resnet-128 the identity loss moves swaps towards the source."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,11 @@ from zoo_core.train.data import FaceFolder, load_crop
 from zoo_core.train.engine import Engine, TrainOptions, train
 from zoo_core.train.prepare import prepare_data
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[3].parent / "shared" / "faces"))
-
 
 @pytest.fixture(scope="module")
-def aligned(tmp_path_factory) -> Path:
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+def aligned(faces_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("simswap-data")
-    prepare_data(FACES / "face_recognition", out, template="simswap-224", size=64, workers=1, progress=False)
+    prepare_data(faces_dir / "face_recognition", out, template="simswap-224", size=64, workers=1, progress=False)
     return out
 
 

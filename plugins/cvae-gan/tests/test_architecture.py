@@ -12,6 +12,8 @@ from cvae_gan_official_layout import (
     official_arcface_layout,
     official_layouts,
 )
+from zoo_testing.arcface import without_batch_counts, wrapped_variants
+from zoo_testing.layouts import meta_tensors
 
 from zoo_core import registry
 from zoo_core.errors import WeightsError
@@ -29,10 +31,6 @@ OFFICIAL = {
 GENERATOR = (85_617_225, 149)
 ARCFACE_101 = (52_193_215, 796)
 OURS = {"M1": "embedding", "E": "encoder", "M2": "blocks", "D": "decoder"}
-
-
-def meta_tensors(layout: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
-    return {key: torch.empty(shape, device="meta") for key, shape in layout.items()}
 
 
 def meta_model(**overrides):
@@ -120,15 +118,10 @@ def test_converter_accepts_prefixes_and_old_checkpoints(tiny_config):
 
     files = tiny_official()
     reference = convert_official(files, tiny_config)
-    for prefix in ("model.module.", "module.", "model."):
-        wrapped = {f"{prefix}{k}": v for k, v in files["identity"].items()}
-        wrapped.update({"epoch": torch.zeros(()), "metric_fc.module.weight": torch.zeros(8, 512)})
-        nets = {role: {f"module.{k}": v for k, v in files[role].items()} for role in ("M1", "E", "M2", "D")}
-        state = convert_official({**nets, "identity": wrapped}, tiny_config)
+    for wrapped in wrapped_variants(files):
+        state = convert_official(wrapped, tiny_config)
         assert state.keys() == reference.keys()
-    # checkpoints written before PyTorch 0.4.1 have no num_batches_tracked buffers
-    old = {role: {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")} for role, sd in files.items()}
-    state = convert_official(old, tiny_config)
+    state = convert_official(without_batch_counts(files), tiny_config)
     assert state["generator.embedding.norm.num_batches_tracked"].item() == 0
     assert state.keys() == reference.keys()
 

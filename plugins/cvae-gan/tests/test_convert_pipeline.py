@@ -8,31 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from cvae_gan_official_layout import TINY, fill, fill_all, official_arcface_layout, official_layouts
-from torch import nn
+from cvae_gan_official_layout import TINY, fill_all, official_layouts
+from zoo_testing.arcface import FORMATS, stand_in_arcface, write_checkpoints
 
 import zoo_core
 from zoo_core.convert import convert
 from zoo_core.errors import WeightsError, ZooError
-from zoo_core.nets.identity import SimSwapArcFace
 
 ROLES = ("M1", "E", "M2", "D")
-
-
-def stand_in_arcface() -> SimSwapArcFace:
-    """A small ArcFace with the official attribute layout (see zoo-plugin-simswap's tests)."""
-    module = SimSwapArcFace(depth=TINY["identity_depth"], input_size=TINY["identity_input_size"])
-    module.load_state_dict(fill(official_arcface_layout(TINY["identity_depth"], TINY["identity_input_size"]), seed=4))
-    return module.eval()
-
-
-def pre_2023_checkpoint(module: nn.Module) -> dict:
-    """foamliu/InsightFace-v2's training dict, the file Facke's IDExtractor reads ['model'] from."""
-    metric_fc = nn.Linear(512, 8)
-    return {"epoch": 17, "model": nn.DataParallel(module), "metric_fc": nn.DataParallel(metric_fc)}
-
-
-FORMATS = {"dict-with-DataParallel (pre-2023)": pre_2023_checkpoint, "whole module (2023)": lambda m: m}
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +27,9 @@ def official_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
         (root / role).mkdir(parents=True)
         paths[role] = root / role / "1468511_iter.pth"
         torch.save(nets[role], paths[role])
-    arcface = stand_in_arcface()
-    arcface_paths = {}
-    for index, (label, wrap) in enumerate(FORMATS.items()):
-        arcface_paths[label] = root.parent / f"arcface_checkpoint_{index}.tar"
-        torch.save(wrap(arcface), arcface_paths[label])
-    return {"paths": paths, "nets": nets, "arcface": arcface.state_dict(), "arcface_paths": arcface_paths}
+    arcface = stand_in_arcface(TINY["identity_depth"], TINY["identity_input_size"])
+    return {"paths": paths, "nets": nets, "arcface": arcface.state_dict(),
+            "arcface_paths": write_checkpoints(arcface, root.parent)}
 
 
 @pytest.mark.parametrize("label", list(FORMATS))
@@ -80,7 +60,7 @@ def test_convert_then_load_gives_the_official_tensors(cvae_gan_plugin, official_
 
 def test_wrong_or_missing_roles_are_refused(cvae_gan_plugin, official_files, tmp_path: Path):
     paths = official_files["paths"]
-    identity = official_files["arcface_paths"]["whole module (2023)"]
+    identity = official_files["arcface_paths"]["whole module (2023 re-upload)"]
     swapped = {**paths, "M1": paths["D"], "D": paths["M1"], "identity": identity}
     with pytest.raises(WeightsError, match="M1 checkpoint does not match Facke's M1.*looks like Facke's D"):
         convert("cvae-gan-224", swapped, tmp_path / "out", config_overrides=TINY)

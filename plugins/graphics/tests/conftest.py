@@ -4,29 +4,15 @@ the session, aligned 512 px crops of real faces, and a real pip installation for
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from zoo_testing.plugins import in_process_plugin, installed_plugin, plugin_tests_on_path
 
-from zoo_core import registry
-
-TESTS = Path(__file__).resolve().parent
-PLUGIN_ROOT = TESTS.parent
-if str(PLUGIN_ROOT) not in sys.path:  # the plugin from this tree
-    sys.path.insert(0, str(PLUGIN_ROOT))
-
+PLUGIN_ROOT = plugin_tests_on_path(__file__)
 SIZE = 512
 
-
-@pytest.fixture
-def graphics_plugin():
-    """zoo-plugin-graphics registered in-process."""
-    import zoo_plugin_graphics
-
-    registry.add_plugin(zoo_plugin_graphics, name="graphics", distribution="zoo-plugin-graphics")
-    return zoo_plugin_graphics
+graphics_plugin = in_process_plugin("zoo_plugin_graphics", "graphics")
+installed_graphics = installed_plugin(PLUGIN_ROOT)
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +68,3 @@ def photo_crop(faces_dir, aligner):
         return aligner(read_image(faces_dir / relative)[0])
 
     return crop
-
-
-@pytest.fixture(scope="session")
-def installed_graphics(pip_install_plugin) -> Path:
-    """The plugin really installed with pip into a folder (entry points need a distribution)."""
-    return pip_install_plugin(PLUGIN_ROOT)

@@ -1,31 +1,19 @@
-"""Fixtures of the ILVR plugin tests: the plugin registered in-process and tiny configurations
-(registry isolation: the root conftest.py)."""
+"""Fixtures of the ILVR plugin tests: the plugin registered in-process, tiny configurations, and
+a real pip installation for entry points (registry isolation: the root conftest.py)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from zoo_testing.plugins import in_process_plugin, installed_plugin, plugin_tests_on_path
 
 from zoo_core import registry
 
-TESTS = Path(__file__).resolve().parent
-PLUGIN_ROOT = TESTS.parent
-for path in (str(PLUGIN_ROOT), str(TESTS)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+PLUGIN_ROOT = plugin_tests_on_path(__file__)
 
 from ilvr_official_layout import tiny_config  # noqa: E402  (needs the path set above)
 
-
-@pytest.fixture
-def ilvr_plugin():
-    """zoo-plugin-ilvr registered in-process."""
-    import zoo_plugin_ilvr
-
-    registry.add_plugin(zoo_plugin_ilvr, name="ilvr", distribution="zoo-plugin-ilvr")
-    return zoo_plugin_ilvr
+ilvr_plugin = in_process_plugin("zoo_plugin_ilvr", "ilvr")
+installed_ilvr = installed_plugin(PLUGIN_ROOT)
 
 
 @pytest.fixture

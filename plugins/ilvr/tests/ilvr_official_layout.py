@@ -1,13 +1,16 @@
 """Test helpers: the guided-diffusion ``UNetModel`` state-dict layout (key -> shape) written
-from its published key names, reproducible sine-hash weights, and tiny configurations."""
+from its published key names, reproducible sine-hash weights (``fill``, shared:
+``zoo_testing.layouts``) and images, and tiny configurations."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import torch
 from zoo_plugin_ilvr.config import LINEAR_1000, adm_unet
+from zoo_testing.layouts import fill, hash_uniform
+
+__all__ = ["TINY_ADM", "TINY_UNET", "adm_layout", "fill", "images", "tiny_adm_layout", "tiny_config"]
 
 TINY_ADM = {"image_size": 32, "model_channels": 32, "channel_mult": (1, 2), "num_res_blocks": 1,
             "attention_resolutions": (16,), "num_head_channels": 16, "learn_sigma": True}
@@ -96,28 +99,6 @@ def adm_layout(image_size: int, model_channels: int, channel_mult: tuple[int, ..
 
 def tiny_adm_layout() -> dict[str, tuple[int, ...]]:
     return adm_layout(32, 32, (1, 2), 1, {1}, 6)
-
-
-def hash_uniform(numel: int, seed: float) -> torch.Tensor:
-    """``numel`` reproducible values in [-1, 1): a scaled float64 sine taken modulo 1."""
-    index = torch.arange(numel, dtype=torch.float64)
-    return torch.remainder(torch.sin(index * 12.9898 + seed) * 43758.5453, 1.0) * 2 - 1
-
-
-def fill(layout: Mapping[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """Well-scaled float32 values: weights ~ U(+-sqrt(3 / fan_in)), norm scales near 1, small biases."""
-    state = {}
-    for index, key in enumerate(sorted(layout)):
-        shape = layout[key]
-        u = hash_uniform(math.prod(shape), seed * 1000.0 + index * 0.618034).view(shape)
-        if key.endswith("weight") and len(shape) >= 2:
-            value = u * math.sqrt(3.0 / math.prod(shape[1:]))
-        elif key.endswith("weight"):
-            value = 1.0 + 0.1 * u
-        else:
-            value = 0.1 * u
-        state[key] = value.float()
-    return state
 
 
 def images(n: int, size: int, seed: float) -> torch.Tensor:

@@ -11,13 +11,15 @@ drift of our layout from the official one fails the tests.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
+from functools import partial
 
 import torch
+from zoo_testing import layouts
+from zoo_testing.layouts import Layout, digest
 
-Layout = dict[str, tuple[int, ...]]
+__all__ = ["OFFICIAL_DIGESTS", "digest", "fill", "hash_uniform", "images", "official_checkpoints", "official_layouts"]
 
 OFFICIAL_DIGESTS = {
     "generator512": "5a5edfcd27c2a84dac99ab4ac2eb909640e590d86f6c8d184562be697caea174",
@@ -27,11 +29,6 @@ OFFICIAL_DIGESTS = {
     "iib": "bd9cd3ec15f28f6708c0062d90897476fdac66305e4391d4812ecc4c1f175038",
     "identity": "14451c60b1b33b3bd91929420f1425edbf30e3c3c2586051f69b9a96fc3a3aba",
 }
-
-
-def digest(layout: Mapping[str, tuple[int, ...]]) -> str:
-    text = "\n".join(f"{key}:{tuple(shape)}" for key, shape in sorted(layout.items()))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def official_layouts(config: Mapping) -> dict[str, Layout]:
@@ -57,44 +54,25 @@ PERIOD = 65521
 """Values repeat with this prime period, so filling the 67M-parameter decoders stays cheap."""
 
 
-def hash_uniform(numel: int, seed: float) -> torch.Tensor:
-    """``numel`` reproducible values in [-1, 1): a scaled float64 sine taken modulo 1, over
-    indices taken modulo ``PERIOD``."""
-    index = torch.arange(min(numel, PERIOD), dtype=torch.float64)
-    base = torch.remainder(torch.sin(index * 12.9898 + seed) * 43758.5453, 1.0) * 2 - 1
-    return base.repeat(-(-numel // PERIOD))[:numel]
+hash_uniform = partial(layouts.hash_uniform, period=PERIOD)
+"""``hash_uniform(numel, seed)``: the shared sine hash over indices taken modulo ``PERIOD``."""
+
+
+def bottleneck_values(key: str, u: torch.Tensor) -> torch.Tensor | None:
+    """The smoothing kernels are ones; the last conv of each bottleneck gets the official
+    initialisation's bias scale (~5), so lambda lies near, and partly beyond, the clamp at
+    sigmoid(5). Other keys: the shared scaling."""
+    if "smooth.conv" in key:
+        return torch.ones(u.shape, dtype=torch.float64)
+    if key.endswith("conv3.bias"):
+        return 5.0 + 0.5 * u
+    return None
 
 
 def fill(layout: Mapping[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """Reproducible, well-scaled float32 values for every key (num_batches_tracked = 0).
-
-    The last conv of each bottleneck gets the official initialisation's scale (bias ~5,
-    weights ~1e-3), so lambda lies near, and partly beyond, the clamp at sigmoid(5).
-    """
-    state: dict[str, torch.Tensor] = {}
-    for index, key in enumerate(sorted(layout)):
-        shape = layout[key]
-        if key.endswith("num_batches_tracked"):
-            state[key] = torch.zeros(shape, dtype=torch.long)
-            continue
-        u = hash_uniform(math.prod(shape), seed * 1000.0 + index * 0.618034).view(shape)
-        name = key.rsplit(".", 1)[-1]
-        if "smooth.conv" in key:
-            value = torch.ones(shape, dtype=torch.float64)
-        elif key.endswith("conv3.bias"):
-            value = 5.0 + 0.5 * u
-        elif name == "weight" and len(shape) >= 2:  # conv / linear: std 1 / sqrt(fan_in)
-            value = u * math.sqrt(3.0 / math.prod(shape[1:]))
-        elif name == "weight" and shape == (1,):
-            value = 0.25 + 0.05 * u
-        elif name == "weight":  # batch-norm scale, PReLU slopes
-            value = 1.0 + 0.1 * u
-        elif name == "running_var":
-            value = 1.0 + 0.5 * u
-        else:  # biases, running means
-            value = 0.1 * u
-        state[key] = value.to(torch.float32)
-    return state
+    """Reproducible, well-scaled float32 values for every key (num_batches_tracked = 0), with the
+    bottleneck rule above."""
+    return layouts.fill(layout, seed, period=PERIOD, special=bottleneck_values)
 
 
 def readout_files(config: Mapping, seed: int = 7) -> dict[str, dict[str, torch.Tensor]]:
@@ -119,9 +97,8 @@ def readout_files(config: Mapping, seed: int = 7) -> dict[str, dict[str, torch.T
     return files
 
 
-def images(n: int, size: int, seed: int) -> torch.Tensor:
-    """Reproducible (n, 3, size, size) images in [0, 1]."""
-    return (hash_uniform(n * 3 * size * size, 0.5 + seed).view(n, 3, size, size) + 1).div(2).float()
+images = partial(layouts.images, period=PERIOD)
+"""``images(n, size, seed)``: reproducible (n, 3, size, size) images in [0, 1]."""
 
 
 def official_checkpoints(config: Mapping, seed: int = 1) -> dict[str, dict[str, torch.Tensor]]:

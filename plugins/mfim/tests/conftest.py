@@ -3,28 +3,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from zoo_testing.plugins import in_process_plugin, plugin_tests_on_path
 
 from zoo_core import registry
 
-TESTS = Path(__file__).resolve().parent
-for path in (str(TESTS.parent), str(TESTS)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+plugin_tests_on_path(__file__)
 
 from mfim_tiny import TINY  # noqa: E402  (needs the path set above)
 
-
-@pytest.fixture
-def mfim_plugin():
-    """zoo-plugin-mfim registered in-process."""
-    import zoo_plugin_mfim
-
-    registry.add_plugin(zoo_plugin_mfim, name="mfim", distribution="zoo-plugin-mfim")
-    return zoo_plugin_mfim
+mfim_plugin = in_process_plugin("zoo_plugin_mfim", "mfim")
 
 
 @pytest.fixture

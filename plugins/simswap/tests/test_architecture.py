@@ -11,6 +11,8 @@ from simswap_official_layout import (
     official_arcface_layout,
     official_generator_layout,
 )
+from zoo_testing.arcface import without_batch_counts, wrapped_variants
+from zoo_testing.layouts import meta_tensors
 
 from zoo_core import registry
 from zoo_core.errors import WeightsError
@@ -26,10 +28,6 @@ OFFICIAL = {
     ("simswap-512", True): (59_801_091, 151),
 }
 ARCFACE_101 = (52_193_215, 796)
-
-
-def meta_tensors(layout: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
-    return {key: torch.empty(shape, device="meta") for key, shape in layout.items()}
 
 
 def meta_model(name: str, **overrides):
@@ -110,15 +108,10 @@ def test_converter_accepts_prefixes_and_old_checkpoints(tiny_config):
 
     files = tiny_official()
     reference = convert_official(files, tiny_config)
-    for prefix in ("model.module.", "module.", "model."):
-        wrapped = {f"{prefix}{k}": v for k, v in files["identity"].items()}
-        wrapped.update({"epoch": torch.zeros(()), "metric_fc.module.weight": torch.zeros(8, 512)})
-        generator = {f"module.{k}": v for k, v in files["generator"].items()}
-        state = convert_official({"generator": generator, "identity": wrapped}, tiny_config)
+    for wrapped in wrapped_variants(files):
+        state = convert_official(wrapped, tiny_config)
         assert state.keys() == reference.keys()
-    # checkpoints from before PyTorch 0.4.1 have no num_batches_tracked buffers
-    old = {role: {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")} for role, sd in files.items()}
-    state = convert_official(old, tiny_config)
+    state = convert_official(without_batch_counts(files), tiny_config)
     assert state["generator.first_layer.norm.num_batches_tracked"].item() == 0
     assert state.keys() == reference.keys()
 

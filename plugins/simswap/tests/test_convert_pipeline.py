@@ -7,40 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from simswap_official_layout import TINY, fill, official_arcface_layout, official_generator_layout
-from torch import nn
+from simswap_official_layout import TINY, fill, official_generator_layout
+from zoo_testing.arcface import FORMATS, stand_in_arcface, write_checkpoints
 
 import zoo_core
 from zoo_core.convert import convert
 from zoo_core.errors import WeightsError
-from zoo_core.nets.identity import SimSwapArcFace
-
-
-def stand_in_arcface() -> SimSwapArcFace:
-    """A small ArcFace with the official attribute layout (conv1, bn1, prelu, layer1..4 of
-    IRBlocks with bn0/conv1/bn1/prelu/conv2/bn2/se/downsample, bn2, fc, bn3)."""
-    module = SimSwapArcFace(depth=TINY["identity_depth"], input_size=TINY["identity_input_size"])
-    module.load_state_dict(fill(official_arcface_layout(TINY["identity_depth"], TINY["identity_input_size"]), seed=4))
-    return module.eval()
-
-
-def pre_2023_checkpoint(module: nn.Module) -> dict:
-    """foamliu/InsightFace-v2's training dict, as SimSwap released it before 2023-04-25."""
-    metric_fc = nn.Linear(512, 8)
-    return {
-        "epoch": 17,
-        "epochs_since_improvement": 0,
-        "model": nn.DataParallel(module),
-        "metric_fc": nn.DataParallel(metric_fc),
-        "optimizer": torch.optim.SGD([*module.parameters(), *metric_fc.parameters()], lr=0.1),
-    }
-
-
-FORMATS = {
-    "dict-with-DataParallel (pre-2023)": pre_2023_checkpoint,
-    "whole module (2023 re-upload)": lambda module: module,
-    "bare DataParallel": nn.DataParallel,
-}
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +21,9 @@ def official_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     generator = fill(official_generator_layout("224", n_blocks=TINY["n_blocks"], ngf=TINY["ngf"],
                                                max_channels=TINY["max_channels"]), seed=3)
     torch.save(generator, folder / "latest_net_G.pth")
-    arcface = stand_in_arcface()
-    paths = {}
-    for index, (label, wrap) in enumerate(FORMATS.items()):
-        paths[label] = folder / f"arcface_checkpoint_{index}.tar"
-        torch.save(wrap(arcface), paths[label])
+    arcface = stand_in_arcface(TINY["identity_depth"], TINY["identity_input_size"])
     return {"generator_path": folder / "latest_net_G.pth", "generator": generator,
-            "arcface": arcface.state_dict(), "arcface_paths": paths}
+            "arcface": arcface.state_dict(), "arcface_paths": write_checkpoints(arcface, folder)}
 
 
 @pytest.mark.parametrize("label", list(FORMATS))

@@ -1,15 +1,25 @@
-"""Entry-point loading with real installed distributions (pip --target), in subprocesses."""
+"""Entry-point loading with real installed distributions (pip --target), in subprocesses: the
+test distributions, and every plugin of plugins/ (its entry point, and a start-up that imports
+neither torch nor its model code; what is particular to one plugin stays in its own tests)."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import subprocess
-import sys
+import re
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
+from zoo_core import registry
+
 ALL = {"ZOO_LOAD_PLUGINS": "example,broken,duplicate,misspelt,zoo-test-same-entry-point"}
+PLUGIN_ROOTS = sorted(path.parent for path in (Path(__file__).resolve().parents[1] / "plugins").glob("*/pyproject.toml"))
+HEAVY = {"torch", "safetensors", "numpy", "cv2", "dlib", "diffusers"}
+"""Top-level packages that ``zoo list``/``zoo info``/``zoo plugins`` must not import."""
+MODEL_CODE = ("model", "convert", "pipeline", "train")
+"""A plugin's modules that need torch; its hook module must not import them at start-up."""
 
 
 def plugins_json(zoo_cli, site, env):
@@ -62,20 +72,9 @@ def test_plugin_commands_are_added(zoo_cli, installed_dists):
     assert result.returncode == 0 and result.stdout.strip() == "hello zoo from zoo-plugin-example"
 
 
-SHOW_MODULES = (
-    "import json, sys\n"
-    "from zoo_core.cli import main\n"
-    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-    "print('MODULES=' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
-)
-
-
 @pytest.mark.parametrize("verb", ["list", "plugins", "info example-64"])
-def test_start_up_never_imports_torch(installed_dists, verb):
-    env = {**os.environ, "PYTHONPATH": str(installed_dists), "ZOO_LOAD_PLUGINS": "example"}
-    result = subprocess.run([sys.executable, "-c", SHOW_MODULES, *verb.split()], env=env,
-                            capture_output=True, text=True, timeout=120)
-    modules = set(json.loads(result.stderr.split("MODULES=")[-1]))
+def test_start_up_never_imports_torch(zoo_start_up, installed_dists, verb):
+    _, modules = zoo_start_up(installed_dists, "example", *verb.split())
     assert "zoo_plugin_example" in modules  # the plugin was really loaded ...
     heavy = {m for m in modules if m.split(".")[0] in {"torch", "safetensors", "numpy"}}
     assert not heavy and "zoo_plugin_example.model" not in modules  # ... without its model code or torch
@@ -88,3 +87,44 @@ def test_importtime_of_zoo_list_shows_no_torch(zoo_cli, installed_dists):
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert "click" in imported  # importtime really reported the imports
     assert not [name for name in imported if name.split(".")[0] == "torch"]
+
+
+def package_of(root: Path) -> str:
+    """The import package of the plugin at ``root`` (its one ``zoo_plugin_*`` folder)."""
+    [package] = [path.name for path in root.glob("zoo_plugin_*") if path.is_dir() and not path.name.endswith(".egg-info")]
+    return package
+
+
+@pytest.fixture(scope="module", params=PLUGIN_ROOTS, ids=lambda root: root.name)
+def plugin_root(request: pytest.FixtureRequest) -> Path:
+    return request.param
+
+
+def test_installed_plugin_declares_its_entry_point(plugin_root: Path, pip_install_plugin):
+    """pip wrote one entry point in the ``zoo`` group, named as the plugin's folder (a valid name:
+    packaging's ``[\\w.-]+``) and pointing at the plugin's package; the distribution needs zoo-core."""
+    site = pip_install_plugin(plugin_root)
+    [dist] = [d for d in metadata.distributions(path=[str(site)]) if d.metadata["Name"] == f"zoo-plugin-{plugin_root.name}"]
+    [entry] = dist.entry_points.select(group="zoo")
+    assert (entry.name, entry.value) == (plugin_root.name, package_of(plugin_root))
+    assert re.fullmatch(r"[\w.-]+", entry.name)
+    assert "zoo-core" in {re.split(r"[\s<>=!~;\[]", requirement)[0] for requirement in dist.requires or []}
+
+
+@pytest.mark.parametrize("verb", ["list", "info"])
+def test_installed_plugin_starts_up_without_torch_or_its_model_code(plugin_root: Path, pip_install_plugin, zoo_start_up,
+                                                                    verb: str):
+    """``zoo list`` shows every model the plugin registers and ``zoo info`` its first, loading the
+    plugin through its entry point, without torch, numpy, OpenCV, dlib or diffusers, without the
+    plugin's model code and without any other plugin."""
+    package = package_of(plugin_root)
+    registry.add_plugin(importlib.import_module(package), name=plugin_root.name, distribution=f"zoo-plugin-{plugin_root.name}")
+    models = [name for name in registry.list_models() if registry.get_model_spec(name).plugin == f"zoo-plugin-{plugin_root.name}"]
+    assert models
+    args, shown = (["list"], models) if verb == "list" else (["info", models[0]], models[:1])
+    result, modules = zoo_start_up(pip_install_plugin(plugin_root), plugin_root.name, *args)
+    assert all(name in result.stdout for name in shown), result.stderr
+    assert package in modules  # loaded through its entry point ...
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}  # ... without the heavy libraries,
+    assert modules.isdisjoint({f"{package}.{name}" for name in MODEL_CODE})  # its model code
+    assert not {m for m in modules if m.startswith("zoo_plugin_") and m.split(".")[0] != package}  # or another plugin

@@ -254,7 +254,7 @@ def test_manual_sources_print_instructions_and_take_files(release, tmp_path):
     result = CliRunner().invoke(cli, ["load", NAME])
     assert result.exit_code == 1
     assert "e-mail the authors for id.pth" in result.output and f"zoo load {NAME}" in result.output
-    assert "--from identity=FILE" in result.output
+    assert "--from identity=FILE" in result.output and "--from generator" not in result.output  # it downloads
 
     wrong = tmp_path / "other.pth"
     wrong.write_bytes(release.identity + b"x")
@@ -266,6 +266,9 @@ def test_manual_sources_print_instructions_and_take_files(release, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"file {given}" in result.output  # provenance says where the manual file came from
     assert release.gets(f"/{HOST}/release/id.pth") == 0
+    # later loads (and every --model verb) find that conversion without the files
+    given.unlink()
+    assert_same_weights(zoo_core.create_model(NAME, pretrained=True), release.expected)
 
 
 def test_cli_info_list_download_and_cache(release):

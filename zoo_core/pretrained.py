@@ -128,7 +128,10 @@ def ensure(name: str, files: dict[str, str | Path] | None = None,
         return cached
     missing = [source for source in spec.sources if source.role not in given and not source.fetchable]
     if missing:
-        raise WeightsError(_manual_message(name, spec.sources, missing))
+        earlier = _earlier_manual_conversion(name, spec.sources, converter) if not given else None
+        if earlier is not None:  # converted before from files the user gave: no need to give them again
+            return earlier
+        raise WeightsError(_manual_message(name, missing))
     from filelock import FileLock
 
     locks = cache_root() / "locks"
@@ -245,9 +248,22 @@ def _record(root: Path, url: str, facts: dict[str, str | None]) -> None:
         write_json_atomic(path, {**_recorded(root), url: facts})
 
 
-def _manual_message(name: str, sources: tuple[SourceFile, ...], missing: list[SourceFile]) -> str:
+def _earlier_manual_conversion(name: str, sources: tuple[SourceFile, ...],
+                               converter: ConverterSpec) -> CachedWeights | None:
+    """The newest cached conversion of ``name`` by this converter version whose downloaded
+    files are the spec's (files given by hand are whatever the user gave then)."""
+    wanted = {(source.url, source.sha256) for source in sources if source.fetchable}
+    for entry in sorted(entries(name), key=lambda cached: cached.lock.get("created", ""), reverse=True):
+        lock = entry.lock
+        downloaded = {(s["url"], s["sha256"] if s.get("pinned") else None) for s in lock["sources"] if s.get("url")}
+        if (lock["converter"], lock["converter_version"]) == (converter.name, converter.version) and downloaded == wanted:
+            return _read_cached(name, entry.folder)
+    return None
+
+
+def _manual_message(name: str, missing: list[SourceFile]) -> str:
     how = "; ".join(f"{source.role}: {source.instructions}" for source in missing)
-    command = " ".join(f"--from {source.role}=FILE" for source in sources)
+    command = " ".join(f"--from {source.role}=FILE" for source in missing)
     return f"{name} needs files no program can download ({how}); then run: zoo load {name} {command}"
 
 

@@ -5,7 +5,6 @@ frozen) or both (fine-tuned), and a few dozen steps on real faces lower the reco
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from zoo_core.nets.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from zoo_core.train.engine import TrainOptions, train
 from zoo_core.train.prepare import prepare_data
 
-FACES = Path(os.environ.get("ZOO_TEST_FACES", Path(__file__).resolve().parents[3].parent / "shared" / "faces"))
 FLAME_TINY = {"layers": (1, 1, 1, 1), "width": 8, "hidden": 16, "image_size": 64}
 SMALL_PHOTOS = {"id00": ("img5.jpg", "img10.jpg"), "id02": ("img50.jpg", "img51.jpg"), "id04": ("img62.jpg", "img16.jpg")}
 TRAIN_TINY = {"lpips_random_init": True, "lpips_size": 64,
@@ -203,14 +201,12 @@ def test_stylegan2_checkpoint_initialises_generator_discriminator_and_mean_w(mfi
 
 
 @pytest.fixture(scope="module")
-def aligned(tmp_path_factory) -> Path:
-    if not (FACES / "manifest.csv").is_file():
-        pytest.skip(f"real face photos not found at {FACES} (set ZOO_TEST_FACES)")
+def aligned(faces_dir, tmp_path_factory) -> Path:
     photos = tmp_path_factory.mktemp("mfim-photos")
     for identity, names in SMALL_PHOTOS.items():  # three identities, small photos: fast detection
         (photos / identity).mkdir()
         for name in names:
-            (photos / identity / name).symlink_to(FACES / "deepface" / identity / name)
+            (photos / identity / name).symlink_to(faces_dir / "deepface" / identity / name)
     out = tmp_path_factory.mktemp("mfim-data")
     prepare_data(photos, out, template="ffhq", size=64, workers=1, progress=False)
     return out

@@ -71,3 +71,16 @@ def wrapped_variants(files: StateDicts) -> list[dict[str, dict[str, torch.Tensor
 def without_batch_counts(files: StateDicts) -> dict[str, dict[str, torch.Tensor]]:
     """``files`` as written before PyTorch 0.4.1: no num_batches_tracked buffers."""
     return {role: {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")} for role, state in files.items()}
+
+
+def assert_converts_as_found(convert: Callable[..., Mapping[str, torch.Tensor]], files: StateDicts, config: dict,
+                             batch_count: str) -> None:
+    """``convert(files, config)`` (a converter of files holding SimSwap's ArcFace as ``identity``)
+    gives the same keys for every wrapping of ``wrapped_variants`` and for files without batch
+    counts, whose counter ``batch_count`` it sets to 0."""
+    reference = convert(files, config)
+    for wrapped in wrapped_variants(files):
+        assert convert(wrapped, config).keys() == reference.keys()
+    state = convert(without_batch_counts(files), config)
+    assert state[batch_count].item() == 0
+    assert state.keys() == reference.keys()

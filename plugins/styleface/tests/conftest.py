@@ -4,21 +4,17 @@ conftest.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from zoo_testing.plugins import in_process_plugin, plugin_tests_on_path
 
 from zoo_core import registry
 from zoo_core.hookspecs import hookimpl
 from zoo_core.specs import ModelSpec
 
-TESTS = Path(__file__).resolve().parent
-PLUGIN_ROOT = TESTS.parent
-for path in (str(PLUGIN_ROOT), str(TESTS)):  # the plugin from this tree, and the test helpers
-    if path not in sys.path:
-        sys.path.insert(0, path)
+plugin_tests_on_path(__file__)
 
 from styleface_tiny import TINY  # noqa: E402  (needs the path set above)
 
@@ -36,13 +32,7 @@ def _register_tiny(register) -> None:
                        builder="zoo_plugin_styleface.model:build", default_config=config))
 
 
-@pytest.fixture
-def styleface_plugin():
-    """zoo-plugin-styleface registered in-process."""
-    import zoo_plugin_styleface
-
-    registry.add_plugin(zoo_plugin_styleface, name="styleface", distribution="zoo-plugin-styleface")
-    return zoo_plugin_styleface
+styleface_plugin = in_process_plugin("zoo_plugin_styleface", "styleface")
 
 
 @pytest.fixture

@@ -96,8 +96,9 @@ class Registry:
 
     def _check_converter_targets(self) -> None:
         """A converter must target a registered model or component (it is otherwise unreachable)."""
+        claimed = {name for _, name in self.conflicts}  # a conflicting target is reported as the conflict
         for spec in list(self.converters.values()):
-            if spec.target not in self.models and spec.target not in self.components:
+            if spec.target not in self.models and spec.target not in self.components and spec.target not in claimed:
                 del self.converters[spec.name]
                 self._problem(f"plugin {spec.plugin!r} registered converter {spec.name!r} for {spec.target!r}, "
                               "which is neither a registered model nor a component")

@@ -91,14 +91,10 @@ def test_definitions_by_hand(three_faces, estimator_folder):
 
 def test_warns_when_the_model_trained_against_the_regressor(fake_run, fake_model, estimator_folder):
     from zoo_core.evaluate.engine import Evaluator
-    from zoo_core.specs import ModelSpec
-
-    class SupervisedSpec(ModelSpec):
-        supervisors: tuple[str, ...] = ()
 
     _, cache, pairs = fake_run
     supervised = fake_model("target")
-    supervised.spec = SupervisedSpec(**supervised.spec.model_dump(), supervisors=("deca-flame-encoder",))
+    supervised.spec = supervised.spec.model_copy(update={"supervisors": ("deca-flame-encoder",)})
     options = {name: {"weights": str(estimator_folder)} for name in ("shape", "expression")}
     evaluator = Evaluator("shape,expression,identity-mfim", metric_options=options, progress=False)
     with pytest.warns(ZooWarning) as caught:

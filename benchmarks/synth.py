@@ -47,7 +47,8 @@ def synth_rate(source: Path, work: Path, config: dict, args: argparse.Namespace)
     settings = PlanSettings(methods=["simswap-224"], pairs_per_identity=-(-args.rows // 5), seed=0,
                             fractions=(1.0, 0.0, 0.0), random_init=True, model_config={"simswap-224": config})
     rows = build_plan(source, settings)[: args.rows]
-    options = RunOptions(work / "dataset", batch_size=args.batch_size, num_workers=args.num_workers, progress=False)
+    options = RunOptions(work / "dataset", batch_size=args.batch_size, device=args.device, num_workers=args.num_workers,
+                         progress=False, precision=args.precision, channels_last=args.channels_last)
     start = time.perf_counter()
     summary = run_rows(rows, options, "bench", echo=lambda line: None)
     elapsed = time.perf_counter() - start
@@ -62,18 +63,31 @@ def forward_rate(config: dict, count: int, args: argparse.Namespace) -> float:
 
     from zoo_core.factory import load_model
 
-    model = load_model("simswap-224", random_init=True, config=config).model
+    from zoo_core.synth.render import Renderer
+
+    model = load_model("simswap-224", device=args.device, random_init=True, config=config).model
+    renderer = Renderer(Path(), model, None, args.batch_size, args.device, args.precision, args.channels_last)
     size = model.spec.resolution
     torch.manual_seed(0)
-    source, target = torch.rand(args.batch_size, 3, size, size), torch.rand(args.batch_size, 3, size, size)
-    with torch.inference_mode():
+    shape = (args.batch_size, 3, size, size)
+    source, target = (renderer.layout(torch.rand(shape, device=args.device)) for _ in range(2))
+    with torch.inference_mode(), renderer.autocast():
         model.swap(source, target, identity=model.identity(source))  # untimed
+        synchronize(args.device)
         start = time.perf_counter()
         done = 0
         while done < count:
             model.swap(source, target, identity=model.identity(source))
             done += args.batch_size
+        synchronize(args.device)
         return done / (time.perf_counter() - start)
+
+
+def synchronize(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
 
 
 def main() -> None:
@@ -84,6 +98,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=400, help="longest side of the photo copies")
     parser.add_argument("--real-config", action="store_true", help="simswap-224 at its paper configuration")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32", help="autocast dtype")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last model and inputs")
     args = parser.parse_args()
     import warnings
 
@@ -102,7 +119,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     name = "simswap-224 " + ("(paper config)" if args.real_config else "(tiny)")
     print(f"{rows} rows, batch size {args.batch_size}, {args.num_workers} loader workers, "
-          f"{torch.get_num_threads()} torch threads, CPU")
+          f"{torch.get_num_threads()} torch threads, {args.device}, {args.precision}"
+          + (", channels_last" if args.channels_last else ""))
     print(format_table(["model", "what", "rows/s"], [
         [name, "zoo synth run (end to end)", f"{synth:.2f}"],
         [name, "swap forward only", f"{forward:.2f}"],

@@ -53,3 +53,34 @@ def test_a_failing_row_fails_alone_and_codes_reach_the_model(tmp_path):
     assert (tmp_path / records[0]["output"]).is_file() and not (tmp_path / "train/fake/picky/c0/b_a-1.png").exists()
     # the retried rows got their own source's code: mean of a constant crop is its value
     assert [round(float(c[0, 0]) * 255) for c in model.codes] == [200, 50]
+
+
+class Conv(torch.nn.Module):
+    """A 3x3 convolution swapper that records the dtype and memory format its calls see."""
+
+    spec = SimpleNamespace(name="conv", family="test", license="mit")
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.seen: list[tuple[torch.dtype, bool]] = []
+
+    def identity(self, source: torch.Tensor) -> torch.Tensor:
+        return source.mean(dim=(1, 2, 3))[:, None]
+
+    def swap(self, source: torch.Tensor, target: torch.Tensor, *, identity: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.conv(target)
+        self.seen.append((out.dtype, target.is_contiguous(memory_format=torch.channels_last)))
+        return out.clamp(0, 1)
+
+
+def test_precision_and_channels_last_reach_the_model_and_the_manifest(tmp_path):
+    plain, mixed = Conv(), Conv()
+    mixed.load_state_dict(plain.state_dict())
+    first = Renderer(tmp_path / "a", plain, "conv (test)").render([item(0, 200)])
+    second = Renderer(tmp_path / "b", mixed, "conv (test)", precision="bf16", channels_last=True).render([item(0, 200)])
+    assert [dtype for dtype, _ in plain.seen] == [torch.float32] and mixed.seen == [(torch.bfloat16, True)]
+    assert mixed.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not plain.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert (first[0]["precision"], second[0]["precision"]) == ("fp32", "bf16")
+    assert first[0]["status"] == second[0]["status"] == "done"

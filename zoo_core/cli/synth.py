@@ -104,6 +104,9 @@ def plan_command(source: Path, output: Path, methods: tuple[str, ...], pairs_per
               help="DataLoader workers decoding, detecting and aligning while the model runs (0: in-process).")
 @click.option("--device", type=DEVICE, help="cpu, cuda, cuda:1, ... (default: the launcher's device, else cpu).")
 @click.option("--retry-failed", is_flag=True, help="Render rows that failed in an earlier run again.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+              help="Autocast dtype of the model calls (fp16/bf16 for GPUs; recorded in the manifest).")
+@click.option("--channels-last", is_flag=True, help="channels_last memory format for the model and its inputs.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local (this process; shards and accelerate launch) or ray (Ray Data, one model per actor).")
 @click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True,
@@ -112,7 +115,7 @@ def plan_command(source: Path, output: Path, methods: tuple[str, ...], pairs_per
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @MAX_PIXELS
 def run_command(plan: Path, output: Path, num_shards: int, shard_index: int, batch_size: int, num_workers: int,
-                device: str | None, retry_failed: bool, executor: str, actors: int, detector: str, no_progress: bool,
+                device: str | None, retry_failed: bool, precision: str, channels_last: bool, executor: str, actors: int, detector: str, no_progress: bool,
                 max_pixels: int) -> None:
     """Render PLAN into the dataset folder OUTPUT (resumable: rerun to finish)."""
     from zoo_core.synth.plan import read_plan
@@ -123,12 +126,13 @@ def run_command(plan: Path, output: Path, num_shards: int, shard_index: int, bat
     if executor == "ray":
         from zoo_core.synth.ray_executor import run_with_ray
 
-        options = RunOptions(output, batch_size, device or "cpu", retry_failed, 0, detector, max_pixels, not no_progress)
+        options = RunOptions(output, batch_size, device or "cpu", retry_failed, 0, detector, max_pixels, not no_progress,
+                             precision, channels_last)
         summary = run_with_ray(rows, options, num_shards, shard_index, actors, echo=click.echo)
     else:
         part = this_part(rows, num_shards, shard_index)
         options = RunOptions(output, batch_size, device or part.device or "cpu", retry_failed, num_workers, detector,
-                             max_pixels, not no_progress and part.process_index == 0)
+                             max_pixels, not no_progress and part.process_index == 0, precision, channels_last)
         summary = run_rows(part.rows, options, part.name, echo=click.echo)
     if summary.failed and not summary.written and not summary.skipped:
         raise InputError(f"{plan}: every row failed ({len(summary.failed)})")

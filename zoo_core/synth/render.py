@@ -50,14 +50,41 @@ def failed_record(row: dict[str, Any], reason: str) -> dict[str, Any]:
             "method": row.get("method"), "output": None, "zoo_core_version": __version__, "created": now()}
 
 
+PRECISIONS = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+"""``zoo synth run --precision``: the autocast dtype of the model calls."""
+
+
 class Renderer:
     """Renders prepared rows into ``dataset`` with ``model`` (None for real rows)."""
 
     def __init__(self, dataset: Path, model: Any | None = None, weights: str | None = None, batch_size: int = 8,
-                 device: str = "cpu"):
+                 device: str = "cpu", precision: str = "fp32", channels_last: bool = False):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.dataset, self.model, self.weights = dataset, model, weights
         self.batch_size, self.device = batch_size, device
+        self.precision, self.channels_last = precision, channels_last
         self.spec = None if model is None else model.spec
+        if model is not None and channels_last and hasattr(model, "to"):
+            import torch
+
+            model.to(memory_format=torch.channels_last)
+
+    def autocast(self) -> Any:
+        """Mixed precision for the model calls (``fp32``: none)."""
+        import contextlib
+
+        import torch
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=getattr(torch, PRECISIONS[self.precision]))
+
+    def layout(self, batch: Any) -> Any:
+        """``batch`` in channels_last memory format when asked."""
+        import torch
+
+        return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
     # --- the model --------------------------------------------------------------------------
 
@@ -69,15 +96,15 @@ class Renderer:
         targets = [a.crop for item in items for a in item.aligned if a is not None]
         torch.manual_seed(int(items[0].row.get("seed") or 0))
         results: list[np.ndarray] = []
-        with torch.inference_mode():
-            sources = crops_to_tensor([item.source for item in items], self.device)
+        with torch.inference_mode(), self.autocast():
+            sources = self.layout(crops_to_tensor([item.source for item in items], self.device))
             codes = self.model.identity(sources)  # each source encoded once, for all its crops
             for start in range(0, len(targets), self.batch_size):
                 index = torch.tensor(owners[start : start + self.batch_size], device=sources.device)
-                chunk = crops_to_tensor(targets[start : start + self.batch_size], self.device)
+                chunk = self.layout(crops_to_tensor(targets[start : start + self.batch_size], self.device))
                 out = self.model.swap(sources.index_select(0, index), chunk,
                                       identity=codes.index_select(0, index.to(codes.device)))
-                results += tensor_to_crops(check_output(self.spec.name, "swap", out, chunk))
+                results += tensor_to_crops(check_output(self.spec.name, "swap", out.float(), chunk))
         per_item: list[list[np.ndarray]] = [[] for _ in items]
         for owner, crop in zip(owners, results, strict=True):
             per_item[owner].append(crop)
@@ -182,6 +209,7 @@ class Renderer:
             "id": row["id"], "status": DONE, "split": row["split"], "label": row["label"], "method": row["method"],
             "model": row.get("model"), "family": None if self.spec is None else self.spec.family,
             "weights": self.weights, "license": None if self.spec is None else self.spec.license,
+            "precision": None if self.spec is None else self.precision,
             "seed": row.get("seed"), "root": row["root"], "source": row.get("source"), "target": row["target"],
             "output": row["output"], "output_sha256": path_sha256(output),
             "mask": mask, "mask_sha256": None if mask is None else path_sha256(self.dataset / mask),

@@ -32,6 +32,8 @@ class RunOptions:
     detector: str = "dlib-hog"
     max_pixels: int = DEFAULT_MAX_PIXELS
     progress: bool = True
+    precision: str = "fp32"
+    channels_last: bool = False
 
 
 @dataclass
@@ -98,7 +100,8 @@ def load_renderer(row: dict[str, Any], options: RunOptions) -> tuple[Renderer, P
     loaded = load_model(model["name"], device=options.device, random_init=bool(model.get("random_init")),
                         seed=int(row.get("seed") or 0), config=model.get("config") or None, capability="swap")
     spec = loaded.model.spec
-    renderer = Renderer(options.dataset, loaded.model, loaded.weights, options.batch_size, options.device)
+    renderer = Renderer(options.dataset, loaded.model, loaded.weights, options.batch_size, options.device,
+                        options.precision, options.channels_last)
     return renderer, Preparer(spec.template, spec.resolution, **common)
 
 

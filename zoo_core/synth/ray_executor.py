@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from zoo_core.errors import ZooError
-from zoo_core.synth.manifest import DONE, ManifestWriter
+from zoo_core.synth.manifest import ManifestWriter
 from zoo_core.synth.runner import RunOptions, Summary, load_renderer, model_key, pending
 from zoo_core.synth.shards import shard_rows
 
@@ -70,10 +70,7 @@ def run_with_ray(rows: list[dict[str, Any]], options: RunOptions, num_shards: in
                 for text in batch["record"]:
                     record = json.loads(text)
                     manifest.append(record)
-                    if record["status"] == DONE:
-                        summary.written += 1
-                    else:
-                        summary.failed.append((record["id"], record["reason"]))
+                    summary.add(record)
                     bar.update(1)
     for line in summary.lines():
         echo(line)

@@ -46,6 +46,13 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     failed_before: int = 0
 
+    def add(self, record: dict[str, Any]) -> None:
+        """Count one manifest record."""
+        if record["status"] == DONE:
+            self.written += 1
+        else:
+            self.failed.append((record["id"], record["reason"]))
+
     def lines(self) -> list[str]:
         lines = [f"written {self.written}, skipped {self.skipped} (done before), failed {len(self.failed)}"
                  + (f", {self.failed_before} failed before (rerun with --retry-failed)" if self.failed_before else "")]
@@ -131,10 +138,7 @@ def run_rows(rows: Sequence[dict[str, Any]], options: RunOptions, manifest_name:
             for batch in prepared_batches(group, preparer, options):
                 for record in renderer.render(batch):
                     manifest.append(record)
-                    if record["status"] == DONE:
-                        summary.written += 1
-                    else:
-                        summary.failed.append((record["id"], record["reason"]))
+                    summary.add(record)
                     bar.update(1)
     for line in summary.lines():
         echo(line)

@@ -110,3 +110,14 @@ def test_csv_one_line_per_row(small_dataset, tmp_path):
 def test_export_of_a_folder_without_manifest_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["synth", "export", str(tmp_path), "--format", "csv", "-o", str(tmp_path / "x.csv")])
     assert result.exit_code == 1 and result.output == f"error: {tmp_path}: not a zoo synth dataset (no manifest/ folder)\n"
+
+
+def test_an_output_of_the_wrong_kind_is_refused_before_writing(small_dataset, tmp_path):
+    for fmt, output in (("deepfakebench", tmp_path / "out"), ("csv", tmp_path / "rows.json"),
+                        ("deepfakebench", tmp_path)):
+        result = CliRunner().invoke(cli, ["synth", "export", str(small_dataset), "--format", fmt, "-o", str(output)])
+        assert result.exit_code == 2 and "writes one" in result.output, result.output
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(cli, ["synth", "export", str(small_dataset), "--format", "ffpp", "-o", str(tmp_path / "file")])
+    assert result.exit_code == 2 and "writes a folder" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing partial left behind

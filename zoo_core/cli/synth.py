@@ -149,6 +149,12 @@ def export_command(dataset: Path, fmt: str, output: Path, name: str) -> None:
     """Export the done rows of DATASET for DeepfakeBench, FaceForensics++ tools, or as CSV."""
     from zoo_core.synth import export
 
+    suffix = {"deepfakebench": ".json", "csv": ".csv"}.get(fmt)
+    if suffix is not None and (output.suffix.lower() != suffix or output.is_dir()):
+        raise click.BadParameter(f"{output}: --format {fmt} writes one {suffix} file (e.g. {output.with_suffix('')}/"
+                                 f"{name if fmt == 'deepfakebench' else 'dataset'}{suffix})", param_hint="--output")
+    if fmt == "ffpp" and output.exists() and not output.is_dir():
+        raise click.BadParameter(f"{output}: --format ffpp writes a folder, and this is a file", param_hint="--output")
     if fmt == "deepfakebench":
         written = export.to_deepfakebench(dataset, output, name)
     else:

@@ -131,6 +131,7 @@ def test_load_downloads_verifies_converts_and_caches(release, tmp_path, monkeypa
     by_role = {source["role"]: source for source in lock["sources"]}
     assert by_role["generator"]["sha256"] == sha(release.archive) and by_role["generator"]["pinned"]
     assert by_role["generator"]["member"] == MEMBER
+    assert by_role["generator"]["fetched_from"] == f"{release.mirror}/{HOST}/release/files.zip"  # the mirror used
     assert by_role["identity"]["sha256"] == sha(release.identity) and not by_role["identity"]["pinned"]
     converted = entry.folder / "model.safetensors"
     assert lock["converted"]["model.safetensors"] == hashlib.sha256(converted.read_bytes()).hexdigest()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo_core.errors import WeightsError, ZooError
+from zoo_core.errors import WeightsError, ZooError, few_keys
 from zoo_core.hub import load_state_dict_strict, save_pretrained
 from zoo_core.registry import (
     build_model,
@@ -32,11 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 OPTIONAL_SUFFIX = ".num_batches_tracked"
 """State-dict entries that checkpoints older than PyTorch 0.4.1 lack; filled with 0."""
-
-
-def few_keys(keys: list[str], n: int = 6) -> str:
-    """The first ``n`` keys for an error message, with the total when there are more."""
-    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
 
 
 def strip_wrapper_prefix(state: Mapping[str, Any], prefix: str = "module.") -> dict[str, Any]:

@@ -16,14 +16,13 @@ import os
 import shutil
 import tarfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote, urlsplit
 
-from zoo_core.errors import OfflineError, WeightsError
+from zoo_core.errors import OfflineError, WeightsError, few_keys
 from zoo_core.fileio import atomic_path
 from zoo_core.serialization import sha256_file
 from zoo_core.specs import HF_HUB_SCHEME, SourceFile
@@ -51,31 +50,16 @@ class FetchedFile:
     def record(self) -> dict[str, object]:
         """The lock-file entry of this file."""
         return {
-            "role": self.role, "url": self.url, "sha256": self.sha256, "pinned": self.pinned,
+            "role": self.role, "url": self.url, "fetched_from": self.fetched_from, "sha256": self.sha256,
+            "pinned": self.pinned,
             "revision": self.revision, "member": self.member, "member_sha256": self.member_sha256,
         }
 
 
-def offline() -> bool:
-    """Downloads are off: ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE`` is set to a true value."""
-    return any(os.environ.get(name, "").strip().lower() in _TRUE for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
-
-
-@contextmanager
-def offline_if(flag: bool | None) -> Iterator[None]:
-    """Downloads off inside the block when ``flag`` (``--local-files-only``); as set otherwise."""
-    if not flag:
-        yield
-        return
-    previous = os.environ.get(OFFLINE_ENV)
-    os.environ[OFFLINE_ENV] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[OFFLINE_ENV]
-        else:
-            os.environ[OFFLINE_ENV] = previous
+def offline(local_only: bool = False) -> bool:
+    """Downloads are off: ``local_only`` (``--local-files-only``), or ``ZOO_OFFLINE`` or
+    ``HF_HUB_OFFLINE`` set to a true value."""
+    return local_only or any(os.environ.get(name, "").strip().lower() in _TRUE for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
 
 
 def mirrored(url: str) -> str:
@@ -95,7 +79,7 @@ def download_dir(downloads: Path, source: SourceFile) -> Path:
 
 
 def fetch(source: SourceFile, downloads: Path, accept_sha256: frozenset[str] = frozenset(),
-          known_sha256: str | None = None) -> FetchedFile:
+          known_sha256: str | None = None, local_only: bool = False) -> FetchedFile:
     """Download ``source`` (or reuse the finished download), verify it, extract its member.
 
     ``known_sha256`` is the hash recorded at an earlier download when the spec publishes none:
@@ -105,9 +89,9 @@ def fetch(source: SourceFile, downloads: Path, accept_sha256: frozenset[str] = f
     if source.url is None:
         raise WeightsError(f"{source.role}: no program can download this file: {source.instructions}")
     if source.is_hub:
-        path, fetched_from, revision = _hub_file(source)
+        path, fetched_from, revision = _hub_file(source, local_only)
     else:
-        path, fetched_from, revision = _url_file(source, downloads), mirrored(source.url), None
+        path, fetched_from, revision = _url_file(source, downloads, local_only), mirrored(source.url), None
     expected = source.sha256 or known_sha256
     actual = sha256_file(path)
     if expected is not None and actual != expected and actual not in accept_sha256:
@@ -131,13 +115,13 @@ def fetch(source: SourceFile, downloads: Path, accept_sha256: frozenset[str] = f
                        revision, source.member, member_sha)
 
 
-def _url_file(source: SourceFile, downloads: Path) -> Path:
+def _url_file(source: SourceFile, downloads: Path, local_only: bool) -> Path:
     assert source.url is not None
     folder = download_dir(downloads, source)
     target = folder / (Path(urlsplit(source.url).path).name or "download")
     if target.is_file():
         return target
-    if offline():
+    if offline(local_only):
         raise OfflineError(f"{source.url} is not in the cache and downloads are off ({OFFLINE_ENV}/HF_HUB_OFFLINE)")
     folder.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + PARTIAL_SUFFIX)
@@ -171,7 +155,7 @@ def _http_download(url: str, partial: Path, size: int | None, label: str) -> Non
         raise WeightsError(f"{url}: download failed ({type(error).__name__}): {_first_line(error)}") from error
 
 
-def _hub_file(source: SourceFile) -> tuple[Path, str, str | None]:
+def _hub_file(source: SourceFile, local_only: bool) -> tuple[Path, str, str | None]:
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
 
@@ -180,10 +164,10 @@ def _hub_file(source: SourceFile) -> tuple[Path, str, str | None]:
     repo_id = f"{org}/{repo}"
     where = f"{repo_id}@{source.revision or 'main'}: {filename}"
     try:
-        path = Path(hf_hub_download(repo_id, filename, revision=source.revision, local_files_only=offline(),
+        path = Path(hf_hub_download(repo_id, filename, revision=source.revision, local_files_only=offline(local_only),
                                     library_name="zoo"))
     except LocalEntryNotFoundError as error:
-        if offline():
+        if offline(local_only):
             raise OfflineError(f"{where} is not in the Hugging Face cache and downloads are off") from error
         raise WeightsError(f"{where}: cannot reach the Hub at {constants.ENDPOINT}: {_first_line(error)}") from error
     except EntryNotFoundError as error:
@@ -214,23 +198,19 @@ def _open_member(stack: ExitStack, archive: Path, member: str) -> IO[bytes]:
     if zipfile.is_zipfile(archive):
         bundle = stack.enter_context(zipfile.ZipFile(archive))
         if member not in bundle.namelist():
-            raise WeightsError(f"{archive}: archive has no member {member!r} (it holds {_few(bundle.namelist())})")
+            raise WeightsError(f"{archive}: archive has no member {member!r} (it holds {few_keys(bundle.namelist(), 5)})")
         return stack.enter_context(bundle.open(member))
     if tarfile.is_tarfile(archive):
         tar = stack.enter_context(tarfile.open(archive))
         try:
             info = tar.getmember(member)
         except KeyError:
-            raise WeightsError(f"{archive}: archive has no member {member!r} (it holds {_few(tar.getnames())})") from None
+            raise WeightsError(f"{archive}: archive has no member {member!r} (it holds {few_keys(tar.getnames(), 5)})") from None
         stream = tar.extractfile(info) if info.isfile() else None
         if stream is None:
             raise WeightsError(f"{archive}: member {member!r} is not a regular file")
         return stack.enter_context(stream)
     raise WeightsError(f"{archive}: not a zip or tar archive, but the source names member {member!r}")
-
-
-def _few(names: list[str], n: int = 5) -> str:
-    return ", ".join(names[:n]) + (f", ... ({len(names)} in all)" if len(names) > n else "")
 
 
 def _first_line(error: BaseException) -> str:

@@ -64,3 +64,8 @@ def describe_error(error: BaseException) -> str:
     """Any exception as one line, ``Type: message`` (for errors raised by code we call)."""
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def few_keys(keys: list[str], n: int = 6) -> str:
+    """The first ``n`` keys (or names) for an error message, with the total when there are more."""
+    return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")

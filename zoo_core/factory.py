@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core import hub, pretrained
-from zoo_core.downloads import offline_if
 from zoo_core.errors import ZooError, ZooWarning
 from zoo_core.registry import build_model, get_model_spec, is_model, merged_config
 from zoo_core.specs import ModelSpec
@@ -44,24 +43,24 @@ def load(name_or_path: str, revision: str | None = None, device: str = "cpu", lo
     """Load a pretrained model: a registry name (its zoo repository, or its official files
     converted once and cached), ``hf-hub:ORG/REPO[@REV]`` or ``local-dir:PATH``."""
     if is_model(name_or_path):
-        spec = get_model_spec(name_or_path)
-        if spec.weights is None and spec.sources:
-            return load_pretrained(spec, revision, device, local_files_only, config_overrides)[0]
+        return load_pretrained(get_model_spec(name_or_path), revision, device, local_files_only, config_overrides,
+                               cache_dir=cache_dir)[0]
     return hub.load(name_or_path, revision, device, local_files_only, cache_dir, config_overrides)
 
 
 def load_pretrained(spec: ModelSpec, revision: str | None = None, device: str = "cpu",
                     local_files_only: bool | None = None, config_overrides: dict[str, Any] | None = None,
-                    files: dict[str, Any] | None = None, accept_sha256: frozenset[str] = frozenset()) -> tuple[Any, str]:
-    """A registered model with its pretrained weights, and their provenance label: from its
-    published zoo repository, else converted from its official sources (``zoo_core.pretrained``),
-    or from the files given for its converter roles."""
-    if files or (spec.weights is None and spec.sources):
-        with offline_if(local_files_only):
-            model, cached = pretrained.load(spec.name, device, files, accept_sha256, config_overrides)
-        return model, cached.label
-    model, folder = hub.load_with_folder(spec.name, revision, device, local_files_only, config_overrides=config_overrides)
-    return model, hub.weights_label(spec.name, folder)
+                    files: dict[str, Any] | None = None, accept_sha256: frozenset[str] = frozenset(),
+                    cache_dir: str | Path | None = None) -> tuple[Any, str, Path]:
+    """A registered model with its pretrained weights, their provenance label and the folder
+    they were read from: its published zoo repository, else its official sources converted once
+    into the zoo cache (``zoo_core.pretrained``), or the files given for its converter roles."""
+    if files or accept_sha256 or (spec.weights is None and spec.sources):
+        model, cached = pretrained.load(spec.name, device, files, accept_sha256, config_overrides,
+                                        bool(local_files_only))
+        return model, cached.label, cached.folder
+    model, folder = hub.load_with_folder(spec.name, revision, device, local_files_only, cache_dir, config_overrides)
+    return model, hub.weights_label(spec.name, folder), folder
 
 
 def check_capability(name: str, spec: Any, capability: str | None) -> None:
@@ -73,13 +72,11 @@ def check_capability(name: str, spec: Any, capability: str | None) -> None:
 
 def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = False, seed: int = 0,
                revision: str | None = None, local_files_only: bool = False,
-               config: dict[str, Any] | None = None, capability: str | None = None,
-               files: dict[str, Any] | None = None, accept_sha256: frozenset[str] = frozenset()) -> LoadedModel:
+               config: dict[str, Any] | None = None, capability: str | None = None) -> LoadedModel:
     """The model ``name_or_path`` names (registry name, ``hf-hub:`` or ``local-dir:``) on
     ``device``: random weights seeded with ``seed`` when ``random_init``, else its pretrained
     ones; ``config`` overrides its config; ``capability`` is checked before anything is built
-    when the name is a registry name. ``files`` (role -> path) and ``accept_sha256`` go to the
-    conversion of official files (``zoo_core.pretrained``)."""
+    when the name is a registry name."""
     import torch
 
     config = dict(config or {})
@@ -94,8 +91,7 @@ def load_model(name_or_path: str, *, device: str = "cpu", random_init: bool = Fa
         warnings.warn(f"{name_or_path} has random weights: the geometry is real, the face content is meaningless",
                       ZooWarning, stacklevel=2)
     elif spec is not None:
-        model, label = load_pretrained(spec, revision, device, local_files_only or None, config or None,
-                                       files, accept_sha256)
+        model, label, _ = load_pretrained(spec, revision, device, local_files_only or None, config or None)
     else:
         model, folder = hub.load_with_folder(name_or_path, revision, device, local_files_only or None,
                                              config_overrides=config or None)

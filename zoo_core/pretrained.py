@@ -84,10 +84,6 @@ def weights_spec(name: str) -> ModelSpec | ComponentSpec:
     return registry.lookup("models", name)  # raises the usual unknown-name error
 
 
-def has_sources(name: str) -> bool:
-    return bool(weights_spec(name).sources)
-
-
 def cache_key(name: str, sources: tuple[SourceFile, ...], converter: ConverterSpec,
               given: dict[str, str], accept_sha256: frozenset[str]) -> str:
     """The cache folder name of one conversion: everything that decides its result."""
@@ -101,10 +97,11 @@ def cache_key(name: str, sources: tuple[SourceFile, ...], converter: ConverterSp
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def ensure(name: str, files: dict[str, str | Path] | None = None,
-           accept_sha256: frozenset[str] = frozenset()) -> CachedWeights:
+def ensure(name: str, files: dict[str, str | Path] | None = None, accept_sha256: frozenset[str] = frozenset(),
+           local_files_only: bool = False) -> CachedWeights:
     """The converted, verified cache folder of ``name``: reused when present, else built from
-    its sources (``files`` gives the file of any role by hand, e.g. a manual source)."""
+    its sources (``files`` gives the file of any role by hand, e.g. a manual source;
+    ``local_files_only`` never downloads)."""
     spec = weights_spec(name)
     given = {role: Path(path).expanduser() for role, path in (files or {}).items()}
     for role, path in given.items():
@@ -141,13 +138,14 @@ def ensure(name: str, files: dict[str, str | Path] | None = None,
         if cached is not None:
             return cached
         try:
-            return _build(name, spec.sources, converter, given, given_hashes, accept_sha256, folder)
+            return _build(name, spec.sources, converter, given, given_hashes, accept_sha256, folder, local_files_only)
         except OfflineError as error:  # one file missing offline: say every file needed
             raise OfflineError(_offline_message(name, spec.sources, given)) from error
 
 
 def _build(name: str, sources: tuple[SourceFile, ...], converter: ConverterSpec, given: dict[str, Path],
-           given_hashes: dict[str, str], accept_sha256: frozenset[str], folder: Path) -> CachedWeights:
+           given_hashes: dict[str, str], accept_sha256: frozenset[str], folder: Path,
+           local_only: bool) -> CachedWeights:
     root = cache_root()
     recorded = _recorded(root)
     fetched = []
@@ -157,7 +155,7 @@ def _build(name: str, sources: tuple[SourceFile, ...], converter: ConverterSpec,
         known = recorded.get(source.url or "", {})
         if source.is_hub and source.revision is None and known.get("revision"):
             source = source.model_copy(update={"revision": known["revision"]})  # the commit of the first download
-        item = downloads.fetch(source, root / "downloads", accept_sha256, known.get("sha256"))
+        item = downloads.fetch(source, root / "downloads", accept_sha256, known.get("sha256"), local_only)
         if not item.pinned and source.url not in recorded:
             _record(root, source.url or "", {"sha256": item.sha256, "revision": item.revision})
         fetched.append(item)
@@ -206,10 +204,11 @@ def verify(cached: CachedWeights) -> list[str]:
     problems = []
     for filename, expected in cached.lock["converted"].items():
         path = cached.folder / filename
-        if not path.is_file():
+        actual = sha256_file(path) if path.is_file() else None
+        if actual is None:
             problems.append(f"{path} is missing")
-        elif sha256_file(path) != expected:
-            problems.append(f"{path}: sha256 {sha256_file(path)} differs from the lock's {expected}")
+        elif actual != expected:
+            problems.append(f"{path}: sha256 {actual} differs from the lock's {expected}")
     return problems
 
 
@@ -275,9 +274,10 @@ def _offline_message(name: str, sources: tuple[SourceFile, ...], given: dict[str
 
 
 def load(name: str, device: str = "cpu", files: dict[str, str | Path] | None = None,
-         accept_sha256: frozenset[str] = frozenset(), config_overrides: dict[str, Any] | None = None) -> tuple[Any, CachedWeights]:
+         accept_sha256: frozenset[str] = frozenset(), config_overrides: dict[str, Any] | None = None,
+         local_files_only: bool = False) -> tuple[Any, CachedWeights]:
     """The model ``name`` with its official weights (converted once, then from the cache)."""
     from zoo_core.hub import load_folder
 
-    cached = ensure(name, files, accept_sha256)
+    cached = ensure(name, files, accept_sha256, local_files_only)
     return load_folder(cached.folder, get_registry().models[name], device, config_overrides), cached

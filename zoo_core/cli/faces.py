@@ -17,13 +17,13 @@ from typing import Any
 import click
 
 from zoo_core.cli.options import (
-    DEVICE,
     MAX_PIXELS,
     OVERWRITE,
     SEED,
-    SMOOTHING,
+    SMOOTH,
     config_overrides,
     echo_json,
+    face_model_options,
 )
 from zoo_core.errors import InputError, ZooError
 from zoo_core.fileio import refuse_overwriting
@@ -62,16 +62,12 @@ def face_model(model_name: str, *, random_init: bool, seed: int, device: str, re
 @click.option("--face-index", type=click.IntRange(min=0), help="Swap the N-th target face (0 = largest; faces are ordered by size times confidence).")
 @click.option("--all-faces", is_flag=True, help="Swap every target face.")
 @click.option("--reference", type=click.Path(dir_okay=False, path_type=Path), help="Swap the target face most like this photo.")
-@click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps, ...")
+@face_model_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Faces per model call (video frames are batched).")
 @click.option("--seed", type=SEED, help="Seed for stochastic models (recorded in the output's metadata).")
-@click.option("--revision", help="Branch, tag or commit of the weights.")
-@click.option("--local-files-only", is_flag=True, help="Never download weights.")
-@click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME).")
 @click.option("--color-match", is_flag=True, help="Match the swapped face's colours to the target's.")
-@click.option("--smooth", type=SMOOTHING, default=0.5, show_default=True,
-              help="Video landmark smoothing: weight of the new frame, in (0, 1] (1 = off).")
+@SMOOTH
 @click.option("--random-init", is_flag=True, help="Use random weights (testing the pipeline: the face content is meaningless).")
 @click.option("--set", "overrides", multiple=True,
               help="Model config override key=value (JSON values), e.g. sampling steps of a diffusion model.")
@@ -121,13 +117,9 @@ def _variant_paths(output: Path, num: int) -> list[Path]:
 @click.option("--seed", type=SEED, help="Seed of the virtual identities (default: random, printed and recorded in the output's metadata).")
 @click.option("--num", default=1, show_default=True, type=click.IntRange(min=1), help="Variants with seeds SEED, SEED+1, ...")
 @click.option("--levels", help="Only these identity levels, e.g. low,mid (models whose deidentify takes 'levels', such as StyleFace).")
-@click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps, ...")
-@click.option("--revision", help="Branch, tag or commit of the weights.")
-@click.option("--local-files-only", is_flag=True, help="Never download weights.")
-@click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME).")
+@face_model_options
 @click.option("--color-match", is_flag=True, help="Match the new face's colours to the original's.")
-@click.option("--smooth", type=SMOOTHING, default=0.5, show_default=True,
-              help="Video landmark smoothing: weight of the new frame, in (0, 1] (1 = off).")
+@SMOOTH
 @click.option("--random-init", is_flag=True, help="Use random weights seeded with 0 (testing the pipeline: the face content is meaningless).")
 @OVERWRITE
 @MAX_PIXELS
@@ -250,11 +242,8 @@ def mix_photo(model: Any, swapper: Any, global_source: Path, local_source: Path,
 @click.option("--source-at", "levels", multiple=True,
               help="RES=PHOTO: the ID codes of generator resolution RES from PHOTO (more than two sources).")
 @click.option("--face-index", default=0, show_default=True, type=click.IntRange(min=0), help="Change the N-th target face (0 = largest).")
-@click.option("--device", default="cpu", show_default=True, type=DEVICE, help="cpu, cuda, cuda:1, ...")
+@face_model_options
 @click.option("--seed", type=SEED, help="Seed for stochastic models (recorded in the output's metadata).")
-@click.option("--revision", help="Branch, tag or commit of the weights.")
-@click.option("--local-files-only", is_flag=True, help="Never download weights.")
-@click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME).")
 @click.option("--color-match", is_flag=True, help="Match the new face's colours to the target's.")
 @click.option("--random-init", is_flag=True, help="Use random weights (testing the pipeline: the face content is meaningless).")
 @click.option("--set", "overrides", multiple=True, help="Model config override key=value (JSON values).")

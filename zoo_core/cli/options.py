@@ -74,6 +74,22 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Allow the output to 
 MAX_PIXELS = click.option("--max-pixels", type=click.IntRange(min=1), default=default_max_pixels,
                           help="Refuse images larger than this many pixels, before decoding them (default: 100 million).")
 
+SMOOTH = click.option("--smooth", type=SMOOTHING, default=0.5, show_default=True,
+                      help="Video landmark smoothing: weight of the new frame, in (0, 1] (1 = off).")
+_FACE_MODEL_OPTIONS = (
+    click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps, ..."),
+    click.option("--revision", help="Branch, tag or commit of the weights."),
+    click.option("--local-files-only", is_flag=True, help="Never download weights."),
+    click.option("--detector", default="dlib-hog", show_default=True, help="Face detector component (zoo info NAME)."),
+)
+
+
+def face_model_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--device``, ``--revision``, ``--local-files-only`` and ``--detector`` of the face verbs."""
+    for option in reversed(_FACE_MODEL_OPTIONS):
+        function = option(function)
+    return function
+
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))

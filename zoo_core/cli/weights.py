@@ -10,7 +10,6 @@ from zoo_core import registry
 from zoo_core.cli.options import DEVICE, config_overrides, echo_json, parse_assignments, table
 from zoo_core.errors import ZooError
 
-
 FROM_FILE = click.option("--from", "from_files", multiple=True, metavar="ROLE=FILE",
                          help="Use this file for a converter role instead of downloading it (manual sources).")
 ACCEPT = click.option("--accept-sha256", "accept", multiple=True, metavar="HEX",
@@ -40,19 +39,16 @@ def load_command(name_or_path: str, revision: str | None, local_files_only: bool
     A NAME with official sources is downloaded, verified, converted once and cached
     ($ZOO_CACHE); later loads read the cache."""
     from zoo_core import hub
-    from zoo_core.downloads import offline_if
+    from zoo_core.factory import load_pretrained
     from zoo_core.serialization import sha256_file
 
     files, accepted = _weights_inputs(from_files, accept)
-    spec = registry.get_model_spec(name_or_path) if registry.is_model(name_or_path) else None
-    if spec is not None and not spec.needs_weights:
-        raise ZooError(f"{spec.name} has no learned parameters: there are no weights to load (use it directly)")
-    if spec is not None and (files or (spec.weights is None and spec.sources)):
-        from zoo_core import pretrained
-
-        with offline_if(local_files_only):
-            model, cached = pretrained.load(spec.name, device, files, accepted)
-        folder, label = cached.folder, cached.label
+    if registry.is_model(name_or_path):
+        spec = registry.get_model_spec(name_or_path)
+        if not spec.needs_weights:
+            raise ZooError(f"{spec.name} has no learned parameters: there are no weights to load (use it directly)")
+        model, label, folder = load_pretrained(spec, revision, device, local_files_only or None, files=files,
+                                               accept_sha256=accepted)
     else:
         if files or accepted:
             raise click.UsageError("--from and --accept-sha256 apply to registry names with official sources")

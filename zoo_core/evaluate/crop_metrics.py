@@ -12,6 +12,7 @@ models of one evaluation run the detector and the estimator once per crop.
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Literal
@@ -94,7 +95,7 @@ def l2_distance(a: np.ndarray, b: np.ndarray) -> float:
 REDUCTIONS = {"l2": l2_distance, "mse": mean_squared_error}
 
 
-class CropEstimateDistance:
+class CropEstimateDistance(ABC):
     """Distance between the estimator's output on the swap crop and on the source's or the
     target's crop (``reference``), one value per pair, reduced by ``reduction``.
 
@@ -119,13 +120,13 @@ class CropEstimateDistance:
         self.skipped: dict[str, int] = {}
         self.on_target_box = 0
 
+    @abstractmethod
     def estimate(self, crop: np.ndarray, face: Face) -> Estimate:
         """Named estimator outputs for the face of one crop."""
-        raise NotImplementedError
 
+    @abstractmethod
     def select(self, estimate: Estimate) -> np.ndarray:
         """The vector this metric compares."""
-        raise NotImplementedError
 
     def measure(self, crop: np.ndarray, face: Face) -> Estimate:
         """``estimate`` through the shared cache (keyed by network, crop and face box)."""
